@@ -1,0 +1,128 @@
+//! `trainbook`: a Jupyter kernel for machine-learning work in Rust.
+
+mod history;
+mod install;
+mod is_complete;
+mod notebook;
+mod protocol;
+mod runner;
+mod server;
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+
+const USAGE: &str = "\
+trainbook — a Rust Jupyter kernel for machine-learning work
+
+USAGE:
+    trainbook kernel --connection-file FILE   run a kernel (what Jupyter starts)
+    trainbook install [--user | --sys-prefix | --prefix DIR]
+                                              install the kernelspec (default --user)
+    trainbook uninstall [--user | --sys-prefix | --prefix DIR]
+    trainbook run NOTEBOOK.ipynb [-o OUT.ipynb]
+                                              execute a notebook headless and write its
+                                              outputs (in place unless -o is given)
+    trainbook precompile                      build the prelude cache ahead of time
+    trainbook --version
+
+ENVIRONMENT:
+    TRAINBOOK_PRELUDE_DIR   the prelude crate to load (default: the one it was built with)
+    TRAINBOOK_CACHE_DIR     build cache (default ~/.cache/trainbook)
+    JUPYTER_DATA_DIR        where --user installs the kernelspec
+";
+
+fn main() {
+    // evcxr re-executes this binary to run compiled cells; in that role we never return.
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        runner::host::prepare_runner_process();
+    }
+    evcxr::runtime_hook();
+    if let Err(error) = run_cli() {
+        eprintln!("trainbook: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn location(args: &[String]) -> Result<Option<install::Location>> {
+    let mut location = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--user" => location = Some(install::Location::User),
+            "--sys-prefix" => location = Some(install::Location::SysPrefix),
+            "--prefix" => {
+                let dir = args.get(i + 1).context("--prefix needs a directory")?;
+                location = Some(install::Location::Prefix(PathBuf::from(dir)));
+                i += 1;
+            }
+            other => bail!("unknown option {other:?}\n\n{USAGE}"),
+        }
+        i += 1;
+    }
+    Ok(location)
+}
+
+fn run_cli() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let rest = &args[1..];
+    match command.as_str() {
+        "--version" | "-V" | "version" => {
+            println!("trainbook {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "--help" | "-h" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        "kernel" => {
+            let file = match rest {
+                [flag, file] if flag == "--connection-file" || flag == "-f" => file,
+                [file] if !file.starts_with('-') => file,
+                _ => bail!("usage: trainbook kernel --connection-file FILE"),
+            };
+            server::run(&PathBuf::from(file))
+        }
+        "install" => {
+            let location = location(rest)?.unwrap_or(install::Location::User);
+            let dir = install::install(&location)?;
+            println!("Installed the Trainbook kernelspec in {}", dir.display());
+            Ok(())
+        }
+        "uninstall" => {
+            for dir in install::uninstall(location(rest)?.as_ref())? {
+                println!("Removed {}", dir.display());
+            }
+            Ok(())
+        }
+        "run" => {
+            let (input, output) = match rest {
+                [input] => (PathBuf::from(input), PathBuf::from(input)),
+                [input, flag, output] if flag == "-o" || flag == "--output" => {
+                    (PathBuf::from(input), PathBuf::from(output))
+                }
+                _ => bail!("usage: trainbook run NOTEBOOK.ipynb [-o OUT.ipynb]"),
+            };
+            notebook::run(&input, &output)
+        }
+        "precompile" => {
+            let prelude = runner::prelude_dir()
+                .context("no prelude found: set TRAINBOOK_PRELUDE_DIR to the prelude/ folder")?;
+            let cache = runner::PreludeCache::for_prelude(&prelude)?;
+            if cache.is_built() {
+                println!(
+                    "The prelude is already compiled ({}).",
+                    cache.template_dir().display()
+                );
+                return Ok(());
+            }
+            cache.ensure_built(&|line| println!("{line}"))?;
+            println!("Prelude cache ready in {}", cache.template_dir().display());
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,285 @@
+//! The per-user prelude build cache.
+//!
+//! evcxr compiles cells in a crate directory of its own, with the prelude and every dependency
+//! built under `target/`. Building the prelude takes minutes, so it is done once per
+//! (toolchain, prelude source, lock file) into a template directory, and every kernel gets a
+//! private copy of that template: big artifacts hard-linked, small bookkeeping files copied so
+//! that kernels never share a lock file or write into each other's state.
+//!
+//! Layout under `~/.cache/trainbook` (or `$TRAINBOOK_CACHE_DIR`), all mode 0700:
+//! `prelude/<key>/` templates (`READY` marks a complete one), `prelude/.lock` serialises
+//! builds, `kernels/<id>/` per-kernel work directories (removed when the kernel exits; ones
+//! whose process died are swept at the next start).
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const READY: &str = "READY";
+/// Files at least this big are hard-linked into kernel directories; smaller ones are copied.
+const LINK_THRESHOLD: u64 = 64 * 1024;
+
+/// The prelude crate this binary was built with, unless `TRAINBOOK_PRELUDE_DIR` says otherwise.
+pub fn prelude_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("TRAINBOOK_PRELUDE_DIR") {
+        if dir.is_empty() {
+            return None;
+        }
+        return Some(PathBuf::from(dir));
+    }
+    let built_with = Path::new(env!("CARGO_MANIFEST_DIR")).join("../prelude");
+    built_with.canonicalize().ok()
+}
+
+pub fn cache_root() -> Result<PathBuf> {
+    let root = match std::env::var_os("TRAINBOOK_CACHE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::cache_dir()
+            .context("no cache directory: set HOME or TRAINBOOK_CACHE_DIR")?
+            .join("trainbook"),
+    };
+    private_dir(&root)?;
+    Ok(root)
+}
+
+pub fn kernels_root() -> Result<PathBuf> {
+    let dir = cache_root()?.join("kernels");
+    private_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Creates `dir` (mode 0700) or checks that an existing one is ours and private: another user
+/// who can write there could swap in code that our kernel would run.
+fn private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let meta = fs::metadata(dir)?;
+    let uid = unsafe { libc::getuid() };
+    if meta.uid() != uid {
+        bail!(
+            "{} belongs to another user (uid {}); refusing to build or run code there. \
+             Remove it or set TRAINBOOK_CACHE_DIR to a directory of your own.",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+pub fn new_private_dir(parent: &Path) -> Result<PathBuf> {
+    let dir = parent.join(format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+    private_dir(&dir)?;
+    Ok(dir)
+}
+
+pub struct PreludeCache {
+    prelude: PathBuf,
+    template: PathBuf,
+    lock_file: PathBuf,
+    cargo_lock: Option<PathBuf>,
+}
+
+impl PreludeCache {
+    pub fn for_prelude(prelude: &Path) -> Result<PreludeCache> {
+        let prelude = prelude.canonicalize().with_context(|| {
+            format!(
+                "the Trainbook prelude is not at {} (set TRAINBOOK_PRELUDE_DIR to the prelude/ \
+                 folder of your Trainbook checkout)",
+                prelude.display()
+            )
+        })?;
+        let cargo_lock = prelude
+            .parent()
+            .map(|p| p.join("Cargo.lock"))
+            .filter(|p| p.exists());
+        let key = cache_key(&prelude, cargo_lock.as_deref())?;
+        let root = cache_root()?.join("prelude");
+        private_dir(&root)?;
+        Ok(PreludeCache {
+            template: root.join(key),
+            lock_file: root.join(".lock"),
+            prelude,
+            cargo_lock,
+        })
+    }
+
+    pub fn template_dir(&self) -> &Path {
+        &self.template
+    }
+
+    pub fn is_built(&self) -> bool {
+        self.template.join(READY).exists()
+    }
+
+    /// Builds the template unless a complete one exists. Concurrent kernels wait for one build.
+    pub fn ensure_built(&self, progress: &dyn Fn(&str)) -> Result<()> {
+        if self.is_built() {
+            return Ok(());
+        }
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_file)?;
+        use std::os::fd::AsRawFd;
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            progress("Waiting for another Trainbook kernel that is compiling the prelude…");
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                bail!("cannot lock {}", self.lock_file.display());
+            }
+        }
+        if self.is_built() {
+            return Ok(());
+        }
+        progress(
+            "Compiling the Trainbook prelude and its dependencies. This happens once per \
+             toolchain and prelude version (install.sh does it ahead of time) and takes minutes.",
+        );
+        let started = std::time::Instant::now();
+        if self.template.exists() {
+            fs::remove_dir_all(&self.template)?;
+        }
+        private_dir(&self.template)?;
+        if let Some(lock) = &self.cargo_lock {
+            // Pin the versions the project was tested with: evcxr's own resolution would pick
+            // the newest semver-compatible releases.
+            fs::copy(lock, self.template.join("Cargo.lock"))?;
+        }
+        let runner =
+            super::Runner::start_for_precompile(self.template.clone(), self.prelude.clone())?;
+        drop(runner);
+        fs::write(
+            self.template.join(READY),
+            format!("{:?}\n", started.elapsed()),
+        )?;
+        progress(&format!(
+            "Prelude compiled in {:.0} s.",
+            started.elapsed().as_secs_f64()
+        ));
+        sweep_other_templates(&self.template);
+        Ok(())
+    }
+
+    /// A private work directory for one kernel, seeded from the template.
+    pub fn new_work_dir(&self) -> Result<PathBuf> {
+        let kernels = kernels_root()?;
+        sweep_dead_kernels(&kernels);
+        let dir = new_private_dir(&kernels)?;
+        fs::write(dir.join("pid"), std::process::id().to_string())?;
+        seed_tree(&self.template, &dir)
+            .with_context(|| format!("cannot copy the prelude cache into {}", dir.display()))?;
+        Ok(dir)
+    }
+}
+
+fn cache_key(prelude: &Path, cargo_lock: Option<&Path>) -> Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(env!("CARGO_PKG_VERSION"));
+    let rustc = std::process::Command::new(std::env::var_os("RUSTC").unwrap_or("rustc".into()))
+        .arg("-vV")
+        .output()
+        .context("cannot run rustc: is the Rust toolchain on PATH?")?;
+    hasher.update(&rustc.stdout);
+    if let Some(lock) = cargo_lock {
+        hasher.update(fs::read(lock)?);
+    }
+    hasher.update(prelude.to_string_lossy().as_bytes());
+    let mut files = Vec::new();
+    collect_files(prelude, &mut files)?;
+    files.sort();
+    for file in files {
+        hasher.update(
+            file.strip_prefix(prelude)
+                .unwrap()
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        hasher.update(fs::read(&file)?);
+    }
+    Ok(hex::encode(&hasher.finalize()[..12]))
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Copies the template: big files hard-linked, small ones copied with their times kept (cargo
+/// compares them), evcxr's per-run files left out.
+fn seed_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "src" || name == READY || name == "incremental" || name == ".cargo-lock" {
+            continue;
+        }
+        let source = entry.path();
+        let target = to.join(&name);
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            fs::DirBuilder::new().mode(0o700).create(&target)?;
+            seed_tree(&source, &target)?;
+        } else if file_type.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&source)?, &target)?;
+        } else {
+            let meta = entry.metadata()?;
+            if meta.len() < LINK_THRESHOLD || fs::hard_link(&source, &target).is_err() {
+                fs::copy(&source, &target)?;
+                let file = fs::File::options().write(true).open(&target)?;
+                file.set_modified(meta.modified()?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sweep_other_templates(keep: &Path) {
+    let Some(parent) = keep.parent() else { return };
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path != keep && path.is_dir() {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+}
+
+fn sweep_dead_kernels(kernels: &Path) {
+    let Ok(entries) = fs::read_dir(kernels) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let pid = fs::read_to_string(path.join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        let alive = pid.is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
+        if !alive {
+            let _ = fs::remove_dir_all(path);
+        }
+    }
+}

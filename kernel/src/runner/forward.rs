@@ -1,0 +1,310 @@
+//! Turns the runner process's output lines into kernel outputs: streams (coalesced), rich
+//! displays, throttled display updates and panic reports.
+
+use super::host::PART_MARKER;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a cell shows while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Stream {
+        name: &'static str,
+        text: String,
+    },
+    Display {
+        data: Value,
+        metadata: Value,
+        display_id: Option<String>,
+    },
+    UpdateDisplay {
+        data: Value,
+        metadata: Value,
+        display_id: String,
+    },
+    ClearOutput {
+        wait: bool,
+    },
+}
+
+/// Where outputs go: IOPub for the kernel, cell outputs for `trainbook run`.
+pub trait OutputSink: Send + Sync {
+    fn emit(&self, output: Output);
+}
+
+/// A panic reported by the prelude's panic hook.
+#[derive(Debug, Clone)]
+pub struct PanicReport {
+    pub message: String,
+    pub location: String,
+}
+
+const DISPLAY_MARKER: &str = "TRAINBOOK_DISPLAY ";
+const PANIC_MARKER: &str = "TRAINBOOK_PANIC ";
+/// Stream text is sent at most this long after it was printed.
+const STREAM_DELAY: Duration = Duration::from_millis(50);
+/// A display id is redrawn at most this often; intermediate frames are dropped.
+const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
+
+enum Control {
+    SetSink(Arc<dyn OutputSink>),
+    Flush(crossbeam_channel::Sender<()>),
+}
+
+/// Owns the thread that reads the runner's stdout and stderr lines.
+pub struct Forwarder {
+    control: crossbeam_channel::Sender<Control>,
+    panics: Arc<Mutex<Vec<PanicReport>>>,
+}
+
+impl Forwarder {
+    pub fn start(
+        stdout: crossbeam_channel::Receiver<String>,
+        stderr: crossbeam_channel::Receiver<String>,
+    ) -> Forwarder {
+        let (control, control_rx) = crossbeam_channel::unbounded();
+        let panics = Arc::new(Mutex::new(Vec::new()));
+        let state = ForwardState {
+            sink: None,
+            streams: Vec::new(),
+            stream_since: None,
+            pending_updates: HashMap::new(),
+            last_update: HashMap::new(),
+            panics: panics.clone(),
+        };
+        std::thread::Builder::new()
+            .name("trainbook-forward".into())
+            .spawn(move || state.run(stdout, stderr, control_rx))
+            .expect("spawn forwarder thread");
+        Forwarder { control, panics }
+    }
+
+    pub fn set_sink(&self, sink: Arc<dyn OutputSink>) {
+        let _ = self.control.send(Control::SetSink(sink));
+    }
+
+    /// Waits until every line received so far has been turned into outputs and sent.
+    pub fn flush(&self) {
+        let (ack, done) = crossbeam_channel::bounded(1);
+        if self.control.send(Control::Flush(ack)).is_ok() {
+            let _ = done.recv_timeout(Duration::from_secs(5));
+        }
+    }
+
+    pub fn take_panics(&self) -> Vec<PanicReport> {
+        std::mem::take(&mut self.panics.lock().unwrap())
+    }
+}
+
+struct ForwardState {
+    sink: Option<Arc<dyn OutputSink>>,
+    /// Buffered stream text, in order, merged per stream name while consecutive.
+    streams: Vec<(&'static str, String)>,
+    stream_since: Option<Instant>,
+    pending_updates: HashMap<String, (Value, Value)>,
+    last_update: HashMap<String, Instant>,
+    panics: Arc<Mutex<Vec<PanicReport>>>,
+}
+
+impl ForwardState {
+    fn run(
+        mut self,
+        stdout: crossbeam_channel::Receiver<String>,
+        stderr: crossbeam_channel::Receiver<String>,
+        control: crossbeam_channel::Receiver<Control>,
+    ) {
+        let mut stdout_open = true;
+        let mut stderr_open = true;
+        loop {
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            let mut select = crossbeam_channel::Select::new();
+            let i_out = stdout_open.then(|| select.recv(&stdout));
+            let i_err = stderr_open.then(|| select.recv(&stderr));
+            let i_ctl = select.recv(&control);
+            let op = match timeout {
+                Some(t) => match select.select_timeout(t) {
+                    Ok(op) => op,
+                    Err(_) => {
+                        self.flush_due();
+                        continue;
+                    }
+                },
+                None => select.select(),
+            };
+            let index = op.index();
+            if Some(index) == i_out {
+                match op.recv(&stdout) {
+                    Ok(line) => self.stdout_line(line),
+                    Err(_) => stdout_open = false,
+                }
+            } else if Some(index) == i_err {
+                match op.recv(&stderr) {
+                    Ok(line) => self.push_stream("stderr", line + "\n"),
+                    Err(_) => stderr_open = false,
+                }
+            } else if index == i_ctl {
+                match op.recv(&control) {
+                    Ok(Control::SetSink(sink)) => {
+                        self.flush_all();
+                        self.sink = Some(sink);
+                    }
+                    Ok(Control::Flush(ack)) => {
+                        // Take whatever is already queued, then send everything.
+                        while let Ok(line) = stdout.try_recv() {
+                            self.stdout_line(line);
+                        }
+                        while let Ok(line) = stderr.try_recv() {
+                            self.push_stream("stderr", line + "\n");
+                        }
+                        self.flush_all();
+                        let _ = ack.send(());
+                    }
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+
+    fn stdout_line(&mut self, line: String) {
+        if let Some(json) = line.strip_prefix(PART_MARKER) {
+            if let Ok(text) = serde_json::from_str::<String>(json) {
+                self.push_stream("stdout", text);
+                return;
+            }
+        }
+        if let Some(json) = line.strip_prefix(DISPLAY_MARKER) {
+            if let Ok(msg) = serde_json::from_str::<Value>(json) {
+                self.display_message(msg);
+                return;
+            }
+        }
+        if let Some(json) = line.strip_prefix(PANIC_MARKER) {
+            if let Ok(msg) = serde_json::from_str::<Value>(json) {
+                self.panics.lock().unwrap().push(PanicReport {
+                    message: msg["message"].as_str().unwrap_or("").to_owned(),
+                    location: msg["location"].as_str().unwrap_or("").to_owned(),
+                });
+                return;
+            }
+        }
+        self.push_stream("stdout", line + "\n");
+    }
+
+    fn display_message(&mut self, msg: Value) {
+        let data = msg["data"].clone();
+        let metadata = if msg["metadata"].is_object() {
+            msg["metadata"].clone()
+        } else {
+            Value::Object(Default::default())
+        };
+        let display_id = msg["display_id"].as_str().map(str::to_owned);
+        match (msg["op"].as_str(), display_id) {
+            (Some("update"), Some(id)) => {
+                let due = self
+                    .last_update
+                    .get(&id)
+                    .is_none_or(|t| t.elapsed() >= UPDATE_INTERVAL);
+                if due {
+                    self.pending_updates.remove(&id);
+                    self.send_update(id, data, metadata);
+                } else {
+                    self.pending_updates.insert(id, (data, metadata));
+                }
+            }
+            (Some("clear"), _) => {
+                self.flush_streams();
+                let wait = msg["wait"].as_bool().unwrap_or(false);
+                self.emit(Output::ClearOutput { wait });
+            }
+            (_, display_id) => {
+                self.flush_streams();
+                if let Some(id) = &display_id {
+                    self.last_update.insert(id.clone(), Instant::now());
+                }
+                self.emit(Output::Display {
+                    data,
+                    metadata,
+                    display_id,
+                });
+            }
+        }
+    }
+
+    fn send_update(&mut self, id: String, data: Value, metadata: Value) {
+        self.last_update.insert(id.clone(), Instant::now());
+        self.emit(Output::UpdateDisplay {
+            data,
+            metadata,
+            display_id: id,
+        });
+    }
+
+    fn push_stream(&mut self, name: &'static str, text: String) {
+        match self.streams.last_mut() {
+            Some((last, buf)) if *last == name => buf.push_str(&text),
+            _ => self.streams.push((name, text)),
+        }
+        self.stream_since.get_or_insert_with(Instant::now);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let stream = self.stream_since.map(|t| t + STREAM_DELAY);
+        let update = self
+            .pending_updates
+            .keys()
+            .filter_map(|id| self.last_update.get(id).map(|t| *t + UPDATE_INTERVAL))
+            .min();
+        match (stream, update) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn flush_due(&mut self) {
+        if self
+            .stream_since
+            .is_some_and(|t| t.elapsed() >= STREAM_DELAY)
+        {
+            self.flush_streams();
+        }
+        let due: Vec<String> = self
+            .pending_updates
+            .keys()
+            .filter(|id| {
+                self.last_update
+                    .get(*id)
+                    .is_none_or(|t| t.elapsed() >= UPDATE_INTERVAL)
+            })
+            .cloned()
+            .collect();
+        for id in due {
+            if let Some((data, metadata)) = self.pending_updates.remove(&id) {
+                self.send_update(id, data, metadata);
+            }
+        }
+    }
+
+    fn flush_streams(&mut self) {
+        self.stream_since = None;
+        for (name, text) in std::mem::take(&mut self.streams) {
+            self.emit(Output::Stream { name, text });
+        }
+    }
+
+    fn flush_all(&mut self) {
+        self.flush_streams();
+        for (id, (data, metadata)) in std::mem::take(&mut self.pending_updates) {
+            self.send_update(id, data, metadata);
+        }
+    }
+
+    fn emit(&self, output: Output) {
+        if let Some(sink) = &self.sink {
+            sink.emit(output);
+        }
+    }
+}

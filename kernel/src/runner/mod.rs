@@ -1,0 +1,506 @@
+//! The evcxr bridge: one runner per kernel, executing cells and reporting what they show.
+
+mod cache;
+mod forward;
+pub mod host;
+
+pub use cache::{prelude_dir, PreludeCache};
+pub use forward::{Output, OutputSink};
+
+use anyhow::Result;
+use evcxr::{CommandContext, EvalCallbacks};
+use forward::Forwarder;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a cell may keep running after an interrupt before its process is restarted.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
+
+/// The error shown for a failed cell, in Jupyter's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellError {
+    pub ename: String,
+    pub evalue: String,
+    pub traceback: Vec<String>,
+}
+
+/// What a finished cell produced besides its streamed outputs.
+#[derive(Debug, Clone, Default)]
+pub struct CellOutcome {
+    /// The last expression's MIME bundle, if it had one.
+    pub result: Option<Value>,
+    pub error: Option<CellError>,
+    /// The cell was interrupted but stopped by itself (it polled `interrupted()`).
+    pub interrupted: bool,
+    /// evcxr's per-phase timings, when `:timing` is on.
+    pub timing: Vec<(String, Duration)>,
+}
+
+#[derive(Default)]
+struct RunState {
+    running: bool,
+    generation: u64,
+    interrupt_requested: bool,
+    killed_by_interrupt: bool,
+}
+
+/// Lets another thread interrupt the running cell.
+#[derive(Clone)]
+pub struct InterruptHandle {
+    process: Arc<Mutex<std::process::Child>>,
+    state: Arc<Mutex<RunState>>,
+    grace: Duration,
+}
+
+impl InterruptHandle {
+    /// Raises the runner's interrupt flag (SIGINT); if the cell is still running after the grace
+    /// period, kills the runner process, which evcxr then restarts.
+    pub fn interrupt(&self) {
+        let generation = {
+            let mut state = self.state.lock().unwrap();
+            if !state.running {
+                return;
+            }
+            state.interrupt_requested = true;
+            state.generation
+        };
+        let pid = self.process.lock().unwrap().id() as libc::pid_t;
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let handle = self.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(handle.grace);
+            let mut state = handle.state.lock().unwrap();
+            if state.running && state.generation == generation {
+                state.killed_by_interrupt = true;
+                drop(state);
+                let pid = handle.process.lock().unwrap().id() as libc::pid_t;
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        });
+    }
+}
+
+pub struct RunnerOptions {
+    /// The prelude crate to load into every cell; `None` runs plain evcxr.
+    pub prelude: Option<PathBuf>,
+    pub interrupt_grace: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            prelude: prelude_dir(),
+            interrupt_grace: INTERRUPT_GRACE,
+        }
+    }
+}
+
+pub struct Runner {
+    context: CommandContext,
+    forwarder: Forwarder,
+    state: Arc<Mutex<RunState>>,
+    interrupt: InterruptHandle,
+    prelude: Option<PathBuf>,
+    work_dir: PathBuf,
+    print_timing: bool,
+}
+
+impl Runner {
+    /// Starts evcxr in a private work directory seeded from the precompiled prelude, then loads
+    /// the prelude. `progress` receives human-readable status lines while anything compiles.
+    pub fn start(options: RunnerOptions, progress: &dyn Fn(&str)) -> Result<Runner> {
+        let work_dir = match &options.prelude {
+            Some(prelude) => {
+                let cache = PreludeCache::for_prelude(prelude)?;
+                cache.ensure_built(progress)?;
+                cache.new_work_dir()?
+            }
+            None => cache::new_private_dir(&cache::kernels_root()?)?,
+        };
+        Self::start_in(work_dir, options)
+    }
+
+    fn start_in(work_dir: PathBuf, options: RunnerOptions) -> Result<Runner> {
+        // evcxr reads its work directory from the environment.
+        std::env::set_var("EVCXR_TMPDIR", &work_dir);
+        add_std_to_library_path();
+        let (eval_context, outputs) = evcxr::EvalContext::new()
+            .map_err(|e| anyhow::anyhow!("could not start the Rust evaluator: {e}"))?;
+        let context = CommandContext::with_eval_context(eval_context);
+        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr);
+        let state = Arc::new(Mutex::new(RunState::default()));
+        let interrupt = InterruptHandle {
+            process: context.process_handle(),
+            state: state.clone(),
+            grace: options.interrupt_grace,
+        };
+        let mut runner = Runner {
+            context,
+            forwarder,
+            state,
+            interrupt,
+            prelude: options.prelude,
+            work_dir,
+            print_timing: false,
+        };
+        runner.load_prelude()?;
+        Ok(runner)
+    }
+
+    /// Builds the prelude into a fresh cache entry (what `install.sh` runs once).
+    pub(crate) fn start_for_precompile(work_dir: PathBuf, prelude: PathBuf) -> Result<Runner> {
+        Self::start_in(
+            work_dir,
+            RunnerOptions {
+                prelude: Some(prelude),
+                interrupt_grace: INTERRUPT_GRACE,
+            },
+        )
+    }
+
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.interrupt.clone()
+    }
+
+    fn load_prelude(&mut self) -> Result<()> {
+        let Some(prelude) = self.prelude.clone() else {
+            return Ok(());
+        };
+        let code = format!(
+            ":dep trainbook = {{ path = {:?} }}\nuse trainbook::prelude::*;",
+            prelude.display().to_string()
+        );
+        self.context
+            .execute(&code)
+            .map_err(|e| anyhow::anyhow!("could not load the Trainbook prelude: {e}"))?;
+        self.attach()
+    }
+
+    /// Connects the prelude to this runner process (panic hook, stdout flush). Needed again
+    /// after every runner restart.
+    fn attach(&mut self) -> Result<()> {
+        if self.prelude.is_none() {
+            return Ok(());
+        }
+        self.context
+            .execute("trainbook::runtime::attach();")
+            .map_err(|e| anyhow::anyhow!("could not attach the prelude to the runner: {e}"))?;
+        self.forwarder.flush();
+        Ok(())
+    }
+
+    pub fn variables(&self) -> Vec<(String, String)> {
+        self.context
+            .variables_and_types()
+            .map(|(n, t)| (n.to_owned(), t.to_owned()))
+            .collect()
+    }
+
+    /// Runs one cell. Outputs go to `sink` while it runs; `input` answers `input()` calls.
+    pub fn execute(
+        &mut self,
+        code: &str,
+        sink: Arc<dyn OutputSink>,
+        input: &dyn Fn(&str, bool) -> String,
+    ) -> CellOutcome {
+        if let Some(outcome) = self.kernel_command(code, &sink) {
+            return outcome;
+        }
+        self.forwarder.set_sink(sink.clone());
+        let variables_before: Vec<String> = self.variables().into_iter().map(|(n, _)| n).collect();
+        {
+            let mut state = self.state.lock().unwrap();
+            state.running = true;
+            state.generation += 1;
+            state.interrupt_requested = false;
+            state.killed_by_interrupt = false;
+        }
+        let mut callbacks = EvalCallbacks {
+            input_reader: &|request| input(&request.prompt, request.is_password),
+        };
+        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        let (interrupt_requested, killed) = {
+            let mut state = self.state.lock().unwrap();
+            state.running = false;
+            (state.interrupt_requested, state.killed_by_interrupt)
+        };
+        self.forwarder.flush();
+        let panics = self.forwarder.take_panics();
+
+        let mut outcome = CellOutcome {
+            interrupted: interrupt_requested,
+            ..Default::default()
+        };
+        match result {
+            Ok(outputs) => {
+                if !outputs.content_by_mime_type.is_empty() {
+                    let bundle: Map<String, Value> = outputs
+                        .content_by_mime_type
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    outcome.result = Some(Value::Object(bundle));
+                }
+                if self.print_timing {
+                    outcome.timing = outputs
+                        .phases
+                        .iter()
+                        .map(|p| (p.name.clone(), p.duration))
+                        .collect();
+                }
+                if let Some(panic) = panics.into_iter().next() {
+                    outcome.error = Some(panic_error(&panic, &self.variables()));
+                }
+            }
+            Err(evcxr::Error::SubprocessTerminated(message)) => {
+                let lost = variables_before.join(", ");
+                let lost = if lost.is_empty() {
+                    "none".to_owned()
+                } else {
+                    lost
+                };
+                outcome.error = Some(if killed {
+                    CellError {
+                        ename: "KeyboardInterrupt".into(),
+                        evalue: format!(
+                            "the cell did not stop within {:?} of the interrupt, so its runner \
+                             process was restarted. Variables lost: {lost}.",
+                            self.interrupt.grace
+                        ),
+                        traceback: vec![
+                            "KeyboardInterrupt: the cell ignored the interrupt flag.".into(),
+                            "Long loops can poll `interrupted()` to stop cleanly and keep state."
+                                .into(),
+                            format!("Variables lost: {lost}"),
+                        ],
+                    }
+                } else {
+                    let status = message.lines().last().unwrap_or("").to_owned();
+                    CellError {
+                        ename: "RunnerCrashed".into(),
+                        evalue: format!(
+                            "the process running your code ended ({status}); it was restarted. \
+                             Variables lost: {lost}."
+                        ),
+                        traceback: message
+                            .lines()
+                            .map(str::to_owned)
+                            .chain([format!("The runner was restarted. Variables lost: {lost}.")])
+                            .collect(),
+                    }
+                });
+                if let Err(e) = self.attach() {
+                    sink.emit(Output::Stream {
+                        name: "stderr",
+                        text: format!("{e}\n"),
+                    });
+                }
+            }
+            Err(evcxr::Error::CompilationErrors(errors)) => {
+                outcome.error = Some(compile_error(&errors, code));
+            }
+            Err(other) => {
+                let text = other.to_string();
+                outcome.error = Some(CellError {
+                    ename: "Error".into(),
+                    evalue: text.clone(),
+                    traceback: text.lines().map(str::to_owned).collect(),
+                });
+            }
+        }
+        outcome
+    }
+
+    /// Kernel-level magics that evcxr does not know.
+    fn kernel_command(&mut self, code: &str, sink: &Arc<dyn OutputSink>) -> Option<CellOutcome> {
+        let trimmed = code.trim();
+        if trimmed == ":timing" {
+            self.print_timing = !self.print_timing;
+            sink.emit(Output::Stream {
+                name: "stdout",
+                text: format!("Timing {}\n", if self.print_timing { "on" } else { "off" }),
+            });
+            return Some(CellOutcome::default());
+        }
+        if trimmed == ":vars" {
+            let mut html = String::from("<table><tr><th>Variable</th><th>Type</th></tr>");
+            let mut text = String::new();
+            let mut vars = self.variables();
+            vars.sort();
+            for (name, ty) in vars {
+                html.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    html_escape(&name),
+                    html_escape(&ty)
+                ));
+                text.push_str(&format!("{name}: {ty}\n"));
+            }
+            html.push_str("</table>");
+            return Some(CellOutcome {
+                result: Some(serde_json::json!({"text/plain": text, "text/html": html})),
+                ..Default::default()
+            });
+        }
+        None
+    }
+
+    /// Completions at a cursor given in characters, as Jupyter counts.
+    pub fn complete(&mut self, code: &str, cursor_chars: usize) -> (Vec<String>, usize, usize) {
+        let byte_pos = char_to_byte(code, cursor_chars);
+        match self.context.completions(code, byte_pos) {
+            Ok(c) => {
+                let mut matches: Vec<String> = c.completions.into_iter().map(|c| c.code).collect();
+                matches.dedup();
+                (
+                    matches,
+                    byte_to_char(code, c.start_offset),
+                    byte_to_char(code, c.end_offset),
+                )
+            }
+            Err(_) => (Vec::new(), cursor_chars, cursor_chars),
+        }
+    }
+
+    /// Documentation for the name at the cursor: (plain text, markdown).
+    pub fn inspect(&mut self, code: &str, cursor_chars: usize) -> Option<(String, String)> {
+        let byte_pos = char_to_byte(code, cursor_chars);
+        // Hover wants the expression up to the end of the word under the cursor.
+        let end = code[byte_pos..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(code.len(), |i| byte_pos + i);
+        let start = code[..end]
+            .rfind(|c: char| c.is_whitespace() || c == ';' || c == '{' || c == '}')
+            .map_or(0, |i| i + 1);
+        let expr = &code[start..end];
+        if expr.trim().is_empty() {
+            return None;
+        }
+        match self.context.hover_at(expr, expr.len()) {
+            Ok((text, markdown)) if text != "No documentation found" => Some((text, markdown)),
+            _ => None,
+        }
+    }
+}
+
+/// Cells link the standard library dynamically. The RUNPATH rustc writes is relative to
+/// `target/.../deps`, but evcxr loads the copy one level up, so the runner process could only
+/// find libstd by luck of directory depth; put the toolchain's library directory on its path.
+fn add_std_to_library_path() {
+    let Ok(out) = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir"])
+        .output()
+    else {
+        return;
+    };
+    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if libdir.is_empty() {
+        return;
+    }
+    let mut paths = vec![PathBuf::from(&libdir)];
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        paths.extend(std::env::split_paths(&existing).filter(|p| p != Path::new(&libdir)));
+    }
+    if let Ok(joined) = std::env::join_paths(paths) {
+        std::env::set_var("LD_LIBRARY_PATH", joined);
+    }
+}
+
+fn panic_error(panic: &PanicReport, kept: &[(String, String)]) -> CellError {
+    let kept: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+    // Panics in the cell's own code point into evcxr's generated crate; say so plainly.
+    let location = if panic.location.starts_with("src/lib.rs") {
+        "this cell".to_owned()
+    } else {
+        panic.location.clone()
+    };
+    CellError {
+        ename: "Panic".into(),
+        evalue: panic.message.clone(),
+        traceback: vec![
+            format!("panicked at {location}:"),
+            panic.message.clone(),
+            format!(
+                "Variables from earlier cells are kept: {}",
+                if kept.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    kept.join(", ")
+                }
+            ),
+        ],
+    }
+}
+
+use forward::PanicReport;
+
+fn compile_error(errors: &[evcxr::CompilationError], source: &str) -> CellError {
+    let mut traceback = Vec::new();
+    for error in errors {
+        if error.is_from_user_code() {
+            let file_name = "cell".to_owned();
+            if let Some(report) =
+                error.build_report(file_name.clone(), source.to_owned(), evcxr::Theme::Light)
+            {
+                let mut out = Vec::new();
+                if report
+                    .write(ariadne::sources([(file_name, source)]), &mut out)
+                    .is_ok()
+                {
+                    traceback.extend(String::from_utf8_lossy(&out).lines().map(str::to_owned));
+                    continue;
+                }
+            }
+            for spanned in error.spanned_messages() {
+                if let Some(span) = &spanned.span {
+                    traceback.push(format!(
+                        "cell:{}:{}: {}",
+                        span.start_line, span.start_column, spanned.label
+                    ));
+                }
+                traceback.extend(spanned.lines.iter().cloned());
+            }
+            traceback.push(format!("error: {}", error.message()));
+            for help in error.help() {
+                traceback.push(format!("help: {help}"));
+            }
+        } else {
+            traceback.push(format!("error: {}", error.message()));
+        }
+    }
+    CellError {
+        ename: "CompileError".into(),
+        evalue: errors
+            .first()
+            .map(|e| e.message())
+            .unwrap_or_else(|| "compilation failed".into()),
+        traceback,
+    }
+}
+
+fn char_to_byte(s: &str, chars: usize) -> usize {
+    s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i)
+}
+
+fn byte_to_char(s: &str, byte: usize) -> usize {
+    s[..byte.min(s.len())].chars().count()
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // The work directory belongs to this runner alone; the prelude cache is untouched.
+        if self
+            .work_dir
+            .starts_with(cache::kernels_root().unwrap_or_default())
+        {
+            let _ = std::fs::remove_dir_all(&self.work_dir);
+        }
+    }
+}

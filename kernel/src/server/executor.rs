@@ -1,0 +1,129 @@
+//! The thread that owns the evcxr runner. Everything that touches it goes through a job queue,
+//! and a panic inside a job is caught and reported instead of taking the kernel down.
+
+use crate::runner::{CellError, CellOutcome, InterruptHandle, OutputSink, Runner, RunnerOptions};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+pub type InputFn = Box<dyn Fn(&str, bool) -> String + Send>;
+
+pub enum Job {
+    Execute {
+        code: String,
+        sink: Arc<dyn OutputSink>,
+        input: InputFn,
+        done: oneshot::Sender<CellOutcome>,
+    },
+    Complete {
+        code: String,
+        cursor: usize,
+        done: oneshot::Sender<(Vec<String>, usize, usize)>,
+    },
+    Inspect {
+        code: String,
+        cursor: usize,
+        done: oneshot::Sender<Option<(String, String)>>,
+    },
+    Variables {
+        done: oneshot::Sender<Vec<(String, String)>>,
+    },
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    jobs: std::sync::mpsc::Sender<Job>,
+    interrupt: Arc<Mutex<Option<InterruptHandle>>>,
+}
+
+impl Executor {
+    /// Starts the runner on its own thread. Start-up progress and errors go to `log` and are
+    /// shown to the first cells that run.
+    pub fn start(options: RunnerOptions) -> Executor {
+        let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
+        let interrupt = Arc::new(Mutex::new(None));
+        let interrupt_slot = interrupt.clone();
+        std::thread::Builder::new()
+            .name("trainbook-executor".into())
+            .spawn(move || {
+                let progress = |line: &str| eprintln!("[trainbook] {line}");
+                let started = std::time::Instant::now();
+                let mut runner = match Runner::start(options, &progress) {
+                    Ok(runner) => {
+                        eprintln!(
+                            "[trainbook] evaluator ready in {:.2} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                        *interrupt_slot.lock().unwrap() = Some(runner.interrupt_handle());
+                        Ok(runner)
+                    }
+                    Err(e) => {
+                        eprintln!("[trainbook] evaluator failed to start: {e:#}");
+                        Err(format!("{e:#}"))
+                    }
+                };
+                for job in receiver {
+                    run_job(&mut runner, job);
+                }
+            })
+            .expect("spawn executor thread");
+        Executor { jobs, interrupt }
+    }
+
+    pub fn submit(&self, job: Job) {
+        let _ = self.jobs.send(job);
+    }
+
+    pub fn interrupt(&self) {
+        if let Some(handle) = self.interrupt.lock().unwrap().as_ref() {
+            handle.interrupt();
+        }
+    }
+}
+
+fn run_job(runner: &mut Result<Runner, String>, job: Job) {
+    let runner = match runner {
+        Ok(runner) => runner,
+        Err(start_error) => {
+            if let Job::Execute { done, .. } = job {
+                let _ = done.send(CellOutcome {
+                    error: Some(CellError {
+                        ename: "KernelStartError".into(),
+                        evalue: start_error.clone(),
+                        traceback: start_error.lines().map(str::to_owned).collect(),
+                    }),
+                    ..Default::default()
+                });
+            }
+            return;
+        }
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+        Job::Execute {
+            code,
+            sink,
+            input,
+            done,
+        } => {
+            let outcome = runner.execute(&code, sink, &*input);
+            let _ = done.send(outcome);
+        }
+        Job::Complete { code, cursor, done } => {
+            let _ = done.send(runner.complete(&code, cursor));
+        }
+        Job::Inspect { code, cursor, done } => {
+            let _ = done.send(runner.inspect(&code, cursor));
+        }
+        Job::Variables { done } => {
+            let _ = done.send(runner.variables());
+        }
+    }));
+    if let Err(panic) = caught {
+        // The dropped reply channel tells the waiting request; log what happened.
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        eprintln!("[trainbook] internal error while handling a request: {message}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The link between the prelude and the kernel's runner process: interrupts, input, the panic
+//! hook and stdout flushing.
+//!
+//! Each cell is a shared library with its own copy of this crate, so no state lives here: the
+//! runner process (the `trainbook` binary) owns it and exports `trainbook_runtime_*` symbols
+//! that we look up with `dlsym`.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+fn runtime_symbol(name: &std::ffi::CStr) -> Option<*mut libc::c_void> {
+    let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!symbol.is_null()).then_some(symbol)
+}
+
+fn interrupt_flag() -> Option<&'static AtomicBool> {
+    static FLAG: OnceLock<usize> = OnceLock::new();
+    let address = *FLAG.get_or_init(|| {
+        runtime_symbol(c"trainbook_runtime_interrupt_flag").map_or(0, |symbol| {
+            let get: extern "C" fn() -> *const AtomicBool = unsafe { std::mem::transmute(symbol) };
+            get() as usize
+        })
+    });
+    // The flag is a static in the runner executable: valid for the life of the process.
+    (address != 0).then(|| unsafe { &*(address as *const AtomicBool) })
+}
+
+/// True when this code runs inside a Trainbook kernel.
+///
+/// ```
+/// // In a doctest there is no kernel.
+/// assert!(!trainbook::prelude::in_kernel());
+/// ```
+pub fn in_kernel() -> bool {
+    interrupt_flag().is_some()
+}
+
+/// True once the user has pressed the notebook's stop button during the current cell.
+///
+/// Long loops poll it to stop cleanly and return what they have, keeping every variable; a
+/// cell that does not poll is stopped after a grace period and its runner restarted.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let mut steps = 0;
+/// while steps < 1000 && !interrupted() {
+///     steps += 1;
+/// }
+/// assert_eq!(steps, 1000);
+/// ```
+pub fn interrupted() -> bool {
+    interrupt_flag().is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
+/// Asks the notebook user for a line of text (Jupyter's `input_request`).
+///
+/// Outside a kernel it reads a line from stdin. In a headless `trainbook run` it returns "".
+///
+/// ```no_run
+/// let name = trainbook::prelude::input("Your name: ");
+/// ```
+pub fn input(prompt: &str) -> String {
+    read_input(prompt, false)
+}
+
+/// Like [`input`], but the frontend hides what is typed.
+///
+/// ```no_run
+/// let token = trainbook::prelude::password("API token: ");
+/// ```
+pub fn password(prompt: &str) -> String {
+    read_input(prompt, true)
+}
+
+fn read_input(prompt: &str, hidden: bool) -> String {
+    let mut stdout = std::io::stdout().lock();
+    if in_kernel() {
+        // The kernel's evaluator understands this request line and answers on stdin.
+        let tag = if hidden {
+            "EVCXR_INPUT_REQUEST_PASSWORD"
+        } else {
+            "EVCXR_INPUT_REQUEST"
+        };
+        let _ = writeln!(stdout, "{tag}:{}", prompt.replace('\n', " "));
+    } else {
+        let _ = write!(stdout, "{prompt}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    line.trim_end_matches(['\n', '\r']).to_owned()
+}
+
+extern "C" fn flush_stdout() {
+    let _ = std::io::stdout().flush();
+}
+
+/// Connects this process's cells to the kernel: panics in a cell are reported as the cell's
+/// error (message and location, no backtrace noise), and output left without a newline is
+/// flushed when a cell ends. The kernel calls this once per runner process.
+#[doc(hidden)]
+pub fn attach() {
+    if let Some(symbol) = runtime_symbol(c"trainbook_runtime_register_flush") {
+        let register: extern "C" fn(extern "C" fn()) = unsafe { std::mem::transmute(symbol) };
+        register(flush_stdout);
+    }
+    // Cells run on the thread that calls attach; the cells' copy of std never named it.
+    let cell_thread = std::thread::current().id();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(panic with a non-string payload)".into());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        if thread.id() == cell_thread {
+            let report = serde_json::json!({"message": message, "location": location});
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.flush();
+            let _ = writeln!(stdout, "TRAINBOOK_PANIC {report}");
+            let _ = stdout.flush();
+        } else {
+            eprintln!(
+                "thread '{}' panicked at {location}:\n{message}",
+                thread.name().unwrap_or("<unnamed>")
+            );
+        }
+    }));
+}
