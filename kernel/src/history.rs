@@ -151,13 +151,14 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // `*` first: a literal `*` in the text must not consume the wildcard.
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = ti;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -182,6 +183,7 @@ mod tests {
         assert!(glob_match("let *", "let x = 1"));
         assert!(glob_match("*x?1", "let x=1"));
         assert!(!glob_match("let", "let x"));
+        assert!(glob_match("6 *", "6 * 7"));
     }
 
     #[test]

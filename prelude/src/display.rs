@@ -97,18 +97,6 @@ impl Render for MimeBundle {
     }
 }
 
-impl Render for str {
-    fn mime_bundle(&self) -> MimeBundle {
-        MimeBundle::text(self)
-    }
-}
-
-impl Render for String {
-    fn mime_bundle(&self) -> MimeBundle {
-        MimeBundle::text(self.as_str())
-    }
-}
-
 macro_rules! text_wrapper {
     ($(#[$doc:meta])* $name:ident, $mime:expr) => {
         $(#[$doc])*
@@ -239,7 +227,7 @@ fn send(op: &str, bundle: Option<&MimeBundle>, display_id: Option<&str>, wait: b
 /// ```
 /// use trainbook::prelude::*;
 /// display(&Html::new("<h3>Epoch 1</h3>"));
-/// display("plain text works too");
+/// display(&Text::new("plain text works too"));
 /// ```
 pub fn display(item: &dyn Render) {
     send("display", Some(&item.mime_bundle()), None, false);

@@ -281,26 +281,41 @@ impl Kernel {
         self.publish(parent, "status", json!({"execution_state": state}));
     }
 
-    /// After a failed cell with stop_on_error, requests already queued are aborted, as
-    /// ipykernel does. Only messages that arrive within a short window are considered queued.
+    /// After a failed or interrupted cell with stop_on_error, execute requests that were already
+    /// queued (sent before the failure was reported) are aborted, as ipykernel does; requests
+    /// sent after the reply run normally.
     async fn abort_queue_if_needed(&self, socket: &mut zeromq::RouterSocket) {
-        if !self.interrupt_pending.swap(false, Ordering::SeqCst)
-            && !ABORTING.swap(false, Ordering::SeqCst)
-        {
+        let interrupted = self.interrupt_pending.swap(false, Ordering::SeqCst);
+        if !ABORTING.swap(false, Ordering::SeqCst) && !interrupted {
             return;
         }
+        let failed_at = chrono::Utc::now();
         while let Ok(Ok(frames)) =
-            tokio::time::timeout(Duration::from_millis(30), socket.recv()).await
+            tokio::time::timeout(Duration::from_millis(2), socket.recv()).await
         {
-            let Ok(request) = Message::parse(frames.into_vec(), &self.signer) else {
-                continue;
+            let request = match Message::parse(frames.into_vec(), &self.signer) {
+                Ok(request) => request,
+                Err(e) => {
+                    log(format!("shell: dropped message: {e}"));
+                    continue;
+                }
             };
-            let reply_type = request.msg_type().replace("_request", "_reply");
-            self.status(&request, "busy");
-            let reply = request.child(&reply_type, json!({"status": "aborted"}));
-            self.status(&request, "idle");
-            if let Some(frames) = to_zmq(reply.to_frames(&self.signer)) {
-                let _ = socket.send(frames).await;
+            let sent = request.header["date"]
+                .as_str()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok());
+            let queued = sent.is_none_or(|d| d <= failed_at);
+            let replies = if request.msg_type() == "execute_request" && queued {
+                self.status(&request, "busy");
+                let reply = request.child("execute_reply", json!({"status": "aborted"}));
+                self.status(&request, "idle");
+                vec![reply]
+            } else {
+                handle_request(self.clone(), request, "shell").await
+            };
+            for reply in replies {
+                if let Some(frames) = to_zmq(reply.to_frames(&self.signer)) {
+                    let _ = socket.send(frames).await;
+                }
             }
         }
     }

@@ -1,0 +1,391 @@
+//! The built kernel, driven over real ZeroMQ with signed messages.
+
+use bytes::Bytes;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use trainbook_tests::{of_type, result_text, stream_text, Channel, Kernel};
+
+const T: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_request_gets_its_reply_on_the_right_channel() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+
+    for channel in [Channel::Shell, Channel::Control] {
+        let info = c
+            .request(channel, "kernel_info_request", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(info["header"]["msg_type"], "kernel_info_reply");
+        let lang = &info["content"]["language_info"];
+        assert_eq!(lang["name"], "rust");
+        assert_eq!(lang["file_extension"], ".rs");
+        assert_eq!(lang["codemirror_mode"], "rust");
+        assert_eq!(info["content"]["protocol_version"], "5.3");
+    }
+
+    // Heartbeat echoes.
+    use zeromq::{SocketRecv, SocketSend};
+    c.hb.send(zeromq::ZmqMessage::from("ping")).await.unwrap();
+    let pong = tokio::time::timeout(T, c.hb.recv()).await.unwrap().unwrap();
+    assert_eq!(pong.get(0).unwrap().as_ref(), b"ping");
+
+    // Execute: busy, execute_input, result, idle; counts go up.
+    let (reply, iopub) = c.execute("let a = 40;").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    let first_count = reply["content"]["execution_count"].as_u64().unwrap();
+    assert_eq!(iopub[0]["content"]["execution_state"], "busy");
+    assert_eq!(iopub[1]["header"]["msg_type"], "execute_input");
+    let (reply, iopub) = c.execute("a + 2").await.unwrap();
+    assert_eq!(reply["content"]["execution_count"].as_u64().unwrap(), first_count + 1);
+    assert_eq!(result_text(&iopub).as_deref(), Some("42"));
+
+    // Compile errors: error on IOPub and in the reply, pointing at the user's code.
+    let (reply, iopub) = c.execute("let z: u8 = \"text\";").await.unwrap();
+    assert_eq!(reply["content"]["status"], "error");
+    assert_eq!(reply["content"]["ename"], "CompileError");
+    let traceback = reply["content"]["traceback"].to_string();
+    assert!(traceback.contains("mismatched types"), "{traceback}");
+    assert!(traceback.contains("cell:1:"), "{traceback}");
+    assert_eq!(of_type(&iopub, "error").len(), 1);
+
+    // is_complete.
+    for (code, status) in [("fn f() {", "incomplete"), ("1 + 1", "complete"), ("fn f() }", "invalid")] {
+        let r = c
+            .request(Channel::Shell, "is_complete_request", json!({"code": code}))
+            .await
+            .unwrap();
+        assert_eq!(r["content"]["status"], status, "{code}");
+    }
+    let r = c
+        .request(Channel::Shell, "is_complete_request", json!({"code": "fn f() {"}))
+        .await
+        .unwrap();
+    assert_eq!(r["content"]["indent"], "    ");
+
+    // Completion from rust-analyzer, with Jupyter's character offsets.
+    let code = "let épée_length = 1; épée_len";
+    let r = c
+        .request(
+            Channel::Shell,
+            "complete_request",
+            json!({"code": code, "cursor_pos": code.chars().count()}),
+        )
+        .await
+        .unwrap();
+    let matches = r["content"]["matches"].to_string();
+    assert!(matches.contains("épée_length"), "{matches}");
+    assert_eq!(r["content"]["cursor_end"], code.chars().count());
+
+    // Inspect.
+    let r = c
+        .request(
+            Channel::Shell,
+            "inspect_request",
+            json!({"code": "Vec::new", "cursor_pos": 8, "detail_level": 0}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["content"]["found"], true);
+
+    // History: tail and search.
+    let r = c
+        .request(
+            Channel::Shell,
+            "history_request",
+            json!({"hist_access_type": "tail", "n": 2, "output": false, "raw": true}),
+        )
+        .await
+        .unwrap();
+    let history = r["content"]["history"].as_array().unwrap().clone();
+    assert_eq!(history.last().unwrap()[2], "let z: u8 = \"text\";");
+    let r = c
+        .request(
+            Channel::Shell,
+            "history_request",
+            json!({"hist_access_type": "search", "pattern": "a + *", "output": false, "raw": true}),
+        )
+        .await
+        .unwrap();
+    assert!(!r["content"]["history"].as_array().unwrap().is_empty());
+
+    // Comms: the variables inspector answers; unknown targets are closed.
+    let id = c
+        .send(
+            Channel::Shell,
+            "comm_open",
+            json!({"comm_id": "c1", "target_name": "trainbook.variables", "data": {}}),
+        )
+        .await
+        .unwrap();
+    let iopub = c.iopub_until_idle(&id, T).await.unwrap();
+    let msg = of_type(&iopub, "comm_msg")[0];
+    assert!(msg["content"]["data"]["variables"].to_string().contains("\"a\""));
+    let r = c
+        .request(Channel::Shell, "comm_info_request", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r["content"]["comms"]["c1"]["target_name"], "trainbook.variables");
+    let id = c
+        .send(
+            Channel::Shell,
+            "comm_open",
+            json!({"comm_id": "c2", "target_name": "nobody.home", "data": {}}),
+        )
+        .await
+        .unwrap();
+    let iopub = c.iopub_until_idle(&id, T).await.unwrap();
+    assert_eq!(of_type(&iopub, "comm_close")[0]["content"]["comm_id"], "c2");
+    let id = c
+        .send(Channel::Shell, "comm_close", json!({"comm_id": "c1", "data": {}}))
+        .await
+        .unwrap();
+    c.iopub_until_idle(&id, T).await.unwrap();
+    let r = c
+        .request(Channel::Shell, "comm_info_request", json!({}))
+        .await
+        .unwrap();
+    assert!(r["content"]["comms"].as_object().unwrap().is_empty());
+
+    // Shutdown on control: reply, then the process exits.
+    let r = c
+        .request(Channel::Control, "shutdown_request", json!({"restart": false}))
+        .await
+        .unwrap();
+    assert_eq!(r["content"]["status"], "ok");
+    let mut kernel = kernel;
+    assert!(kernel.wait_exit(Duration::from_secs(20)).is_some(), "kernel did not exit");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_streams_while_the_cell_runs_and_displays_update_in_place() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("1").await.unwrap();
+
+    // stdout arrives before the cell ends; partial lines and \r come through as written.
+    let id = c
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({"code": "use std::io::Write; print!(\"step 1\\r\"); std::io::stdout().flush().unwrap(); \
+                   std::thread::sleep(std::time::Duration::from_millis(1500)); println!(\"done\");",
+                   "silent": false, "store_history": true, "user_expressions": {},
+                   "allow_stdin": false, "stop_on_error": true}),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut first_stream_at = None;
+    let mut text = String::new();
+    loop {
+        let m = c.next_iopub(T).await.unwrap();
+        if m["parent_header"]["msg_id"] != id {
+            continue;
+        }
+        if m["header"]["msg_type"] == "stream" {
+            first_stream_at.get_or_insert(started.elapsed());
+            text.push_str(m["content"]["text"].as_str().unwrap());
+        }
+        if m["content"]["execution_state"] == "idle" {
+            break;
+        }
+    }
+    c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(text, "step 1\rdone\n");
+    assert!(
+        first_stream_at.unwrap() < Duration::from_millis(1200),
+        "first output came only after {:?}",
+        first_stream_at
+    );
+
+    // Unterminated output at the end of a cell is flushed before idle.
+    let (_, iopub) = c.execute("print!(\"no newline\");").await.unwrap();
+    assert_eq!(stream_text(&iopub, "stdout"), "no newline");
+    let (_, iopub) = c.execute("eprintln!(\"warn\");").await.unwrap();
+    assert_eq!(stream_text(&iopub, "stderr"), "warn\n");
+
+    // display from the middle of a cell, then a handle updated in a fast loop.
+    let (reply, iopub) = c
+        .execute(
+            "display(&Html::new(\"<b>one</b>\"));\n\
+             let h = display_handle(&Text::new(\"0\"));\n\
+             for i in 0..2000 { h.update(&Text::new(format!(\"{i}\"))); }\n\
+             println!(\"after\");",
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    let displays = of_type(&iopub, "display_data");
+    assert_eq!(displays.len(), 2);
+    assert_eq!(displays[0]["content"]["data"]["text/html"], "<b>one</b>");
+    let display_id = displays[1]["content"]["transient"]["display_id"].clone();
+    assert!(display_id.is_string());
+    let updates = of_type(&iopub, "update_display_data");
+    assert!(!updates.is_empty());
+    assert!(updates.len() < 100, "{} updates were not coalesced", updates.len());
+    let last = updates.last().unwrap();
+    assert_eq!(last["content"]["transient"]["display_id"], display_id);
+    assert_eq!(last["content"]["data"]["text/plain"], "1999");
+    assert_eq!(stream_text(&iopub, "stdout"), "after\n");
+
+    // clear_output.
+    let (_, iopub) = c.execute("clear_output(true);").await.unwrap();
+    assert_eq!(of_type(&iopub, "clear_output")[0]["content"]["wait"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_and_junk_messages_are_ignored_while_genuine_ones_run() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("let mut hits = 0u32;").await.unwrap();
+
+    // A message signed with the wrong key.
+    let mut forged = trainbook_tests::Client::message(&c, "execute_request",
+        json!({"code": "hits += 100;", "silent": false}));
+    forged.1[1] = Bytes::from(trainbook_tests::sign("wrong-key", &[b"x"]));
+    c.send_frames(Channel::Shell, forged.1).await.unwrap();
+    // An unsigned one, junk frames, and truncated envelopes on shell and control.
+    let (_, mut unsigned) = c.message("execute_request", json!({"code": "hits += 1000;"}));
+    unsigned[1] = Bytes::new();
+    c.send_frames(Channel::Shell, unsigned).await.unwrap();
+    c.send_frames(Channel::Shell, vec![Bytes::from_static(b"junk")]).await.unwrap();
+    c.send_frames(Channel::Control, vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from_static(b"x")])
+        .await
+        .unwrap();
+    c.send_frames(Channel::Shell, vec![Bytes::from(vec![0xff, 0x00, 0x13])]).await.unwrap();
+
+    let (reply, iopub) = c.execute("hits += 1; hits").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    assert_eq!(result_text(&iopub).as_deref(), Some("1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn panics_keep_earlier_variables_and_input_round_trips() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("let kept = vec![1, 2, 3];").await.unwrap();
+    let (reply, iopub) = c.execute("let lost = 5; panic!(\"boom {}\", 7);").await.unwrap();
+    assert_eq!(reply["content"]["status"], "error");
+    assert_eq!(reply["content"]["ename"], "Panic");
+    assert_eq!(reply["content"]["evalue"], "boom 7");
+    assert_eq!(of_type(&iopub, "error").len(), 1);
+    assert_eq!(stream_text(&iopub, "stderr"), "", "panic noise leaked to stderr");
+    let (_, iopub) = c.execute("kept.len()").await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("3"));
+
+    // input() asks the frontend over stdin.
+    let id = c
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({"code": "let name = input(\"Name: \"); name.len()", "silent": false,
+                   "store_history": true, "user_expressions": {}, "allow_stdin": true,
+                   "stop_on_error": true}),
+        )
+        .await
+        .unwrap();
+    let request = c.recv(Channel::Stdin, T).await.unwrap();
+    assert_eq!(request["header"]["msg_type"], "input_request");
+    assert_eq!(request["content"]["prompt"], "Name: ");
+    assert_eq!(request["parent_header"]["msg_id"], id);
+    let (_, frames) = c.message("input_reply", json!({"value": "Ferris"}));
+    c.send_frames(Channel::Stdin, frames).await.unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    let iopub = c.iopub_until_idle(&id, T).await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("6"));
+
+    // A crash restarts the runner and says what was lost; the kernel keeps working.
+    let (reply, _) = c.execute("std::process::abort();").await.unwrap();
+    assert_eq!(reply["content"]["ename"], "RunnerCrashed");
+    assert!(reply["content"]["evalue"].as_str().unwrap().contains("kept"));
+    let (reply, iopub) = c.execute("2 + 2").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    assert_eq!(result_text(&iopub).as_deref(), Some("4"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupts_stop_polling_loops_and_keep_variables() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("let before = 7;").await.unwrap();
+
+    // A loop that polls interrupted() stops cleanly; its results are kept.
+    let id = c
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({"code": "let mut steps = 0u64;\nwhile !interrupted() { steps += 1; std::thread::sleep(std::time::Duration::from_millis(1)); }\nsteps > 0",
+                   "silent": false, "store_history": true, "user_expressions": {},
+                   "allow_stdin": false, "stop_on_error": true}),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = c
+        .request(Channel::Control, "interrupt_request", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r["content"]["status"], "ok");
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    let iopub = c.iopub_until_idle(&id, T).await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("true"));
+    let (_, iopub) = c.execute("(before, steps > 0)").await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("(7, true)"));
+
+    // A loop that ignores the flag is stopped after the grace period and says what was lost.
+    let id = c
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({"code": "loop { std::thread::sleep(std::time::Duration::from_millis(10)); }",
+                   "silent": false, "store_history": true, "user_expressions": {},
+                   "allow_stdin": false, "stop_on_error": true}),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.request(Channel::Control, "interrupt_request", json!({}))
+        .await
+        .unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["ename"], "KeyboardInterrupt");
+    let evalue = reply["content"]["evalue"].as_str().unwrap();
+    assert!(evalue.contains("before"), "{evalue}");
+    c.iopub_until_idle(&id, T).await.unwrap();
+    let (reply, iopub) = c.execute("40 + 2").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    assert_eq!(result_text(&iopub).as_deref(), Some("42"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_on_error_aborts_queued_cells() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("let mut ran = 0;").await.unwrap();
+    let content = |code: &str| {
+        json!({"code": code, "silent": false, "store_history": true, "user_expressions": {},
+               "allow_stdin": false, "stop_on_error": true})
+    };
+    let failing = c
+        .send(Channel::Shell, "execute_request", content("ran += 1; panic!(\"stop\")"))
+        .await
+        .unwrap();
+    let queued = c
+        .send(Channel::Shell, "execute_request", content("ran += 10;"))
+        .await
+        .unwrap();
+    let r1 = c.recv(Channel::Shell, T).await.unwrap();
+    let r2 = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(r1["parent_header"]["msg_id"], failing);
+    assert_eq!(r1["content"]["status"], "error");
+    assert_eq!(r2["parent_header"]["msg_id"], queued);
+    assert_eq!(r2["content"]["status"], "aborted");
+    c.iopub_until_idle(&queued, T).await.unwrap();
+    let (_, iopub) = c.execute("ran").await.unwrap();
+    // The panicking cell's change to `ran` happened inside it; the queued cell never ran.
+    assert_ne!(result_text(&iopub).as_deref(), Some("11"));
+}

@@ -1,0 +1,313 @@
+//! A minimal Jupyter client for end-to-end tests: starts the built `trainbook` binary with a
+//! connection file and talks to it over real ZeroMQ sockets with signed messages. Signing is
+//! implemented here independently of the kernel, so a symmetric bug cannot hide.
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use hmac::{KeyInit, Mac};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The `trainbook` binary under test: `$TRAINBOOK_BIN`, or the release build in the target dir.
+pub fn trainbook_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TRAINBOOK_BIN") {
+        return PathBuf::from(bin);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("release/trainbook")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Kernel {
+    pub child: Child,
+    pub key: String,
+    pub ports: [u16; 5],
+    _dir: PathBuf,
+}
+
+impl Kernel {
+    pub fn start() -> Result<Kernel> {
+        let key = uuid::Uuid::new_v4().to_string();
+        let ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
+        let dir = std::env::temp_dir().join(format!("trainbook-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("connection.json");
+        let info = json!({
+            "transport": "tcp", "ip": "127.0.0.1",
+            "shell_port": ports[0], "iopub_port": ports[1], "stdin_port": ports[2],
+            "control_port": ports[3], "hb_port": ports[4],
+            "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "trainbook"
+        });
+        std::fs::write(&file, info.to_string())?;
+        let child = Command::new(trainbook_bin())
+            .args(["kernel", "--connection-file"])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", trainbook_bin().display()))?;
+        Ok(Kernel {
+            child,
+            key,
+            ports,
+            _dir: dir,
+        })
+    }
+
+    pub async fn connect(&self) -> Result<Client> {
+        let endpoint = |p: u16| format!("tcp://127.0.0.1:{p}");
+        let identity = uuid::Uuid::new_v4().to_string();
+        let options = || {
+            let mut o = zeromq::SocketOptions::default();
+            o.peer_identity(identity.clone().into_bytes().try_into().unwrap());
+            o
+        };
+        let mut shell = zeromq::DealerSocket::with_options(options());
+        let mut control = zeromq::DealerSocket::with_options(options());
+        let mut stdin = zeromq::DealerSocket::with_options(options());
+        let mut iopub = zeromq::SubSocket::new();
+        let mut hb = zeromq::ReqSocket::new();
+        // The kernel binds as it starts; retry until it is there.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if shell.connect(&endpoint(self.ports[0])).await.is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("kernel did not open its shell port");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        iopub.connect(&endpoint(self.ports[1])).await?;
+        iopub.subscribe("").await?;
+        stdin.connect(&endpoint(self.ports[2])).await?;
+        control.connect(&endpoint(self.ports[3])).await?;
+        hb.connect(&endpoint(self.ports[4])).await?;
+        let mut client = Client {
+            shell,
+            control,
+            stdin,
+            iopub,
+            hb,
+            key: self.key.clone(),
+            session: uuid::Uuid::new_v4().to_string(),
+            pending_iopub: Vec::new(),
+        };
+        // Wait for the IOPub welcome, so no output is missed.
+        let welcome = client.next_iopub(Duration::from_secs(30)).await?;
+        if welcome["header"]["msg_type"] != "iopub_welcome" {
+            bail!("first IOPub message was {}", welcome["header"]["msg_type"]);
+        }
+        Ok(client)
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Channel {
+    Shell,
+    Control,
+    Stdin,
+}
+
+pub struct Client {
+    pub shell: zeromq::DealerSocket,
+    pub control: zeromq::DealerSocket,
+    pub stdin: zeromq::DealerSocket,
+    pub iopub: zeromq::SubSocket,
+    pub hb: zeromq::ReqSocket,
+    pub key: String,
+    pub session: String,
+    pending_iopub: Vec<Value>,
+}
+
+pub fn sign(key: &str, parts: &[&[u8]]) -> String {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Client {
+    pub fn message(&self, msg_type: &str, content: Value) -> (String, Vec<Bytes>) {
+        let msg_id = uuid::Uuid::new_v4().to_string();
+        let header = json!({
+            "msg_id": msg_id, "session": self.session, "username": "test",
+            "date": chrono::Utc::now().to_rfc3339(), "msg_type": msg_type, "version": "5.3"
+        })
+        .to_string();
+        let parts = [header, "{}".into(), "{}".into(), content.to_string()];
+        let signature = sign(
+            &self.key,
+            &[
+                parts[0].as_bytes(),
+                parts[1].as_bytes(),
+                parts[2].as_bytes(),
+                parts[3].as_bytes(),
+            ],
+        );
+        let mut frames = vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from(signature)];
+        frames.extend(parts.into_iter().map(Bytes::from));
+        (msg_id, frames)
+    }
+
+    pub async fn send_frames(&mut self, channel: Channel, frames: Vec<Bytes>) -> Result<()> {
+        let msg = ZmqMessage::try_from(frames).map_err(|e| anyhow!("{e:?}"))?;
+        match channel {
+            Channel::Shell => self.shell.send(msg).await?,
+            Channel::Control => self.control.send(msg).await?,
+            Channel::Stdin => self.stdin.send(msg).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn send(&mut self, channel: Channel, msg_type: &str, content: Value) -> Result<String> {
+        let (id, frames) = self.message(msg_type, content);
+        self.send_frames(channel, frames).await?;
+        Ok(id)
+    }
+
+    fn parse(&self, msg: ZmqMessage) -> Result<Value> {
+        let frames = msg.into_vec();
+        let d = frames
+            .iter()
+            .position(|f| f.as_ref() == b"<IDS|MSG>")
+            .context("no delimiter")?;
+        let parts: Vec<&[u8]> = frames[d + 2..d + 6].iter().map(|f| f.as_ref()).collect();
+        let expected = sign(&self.key, &parts);
+        if frames[d + 1].as_ref() != expected.as_bytes() {
+            bail!("kernel sent a message with a bad signature");
+        }
+        let j = |i: usize| serde_json::from_slice::<Value>(&frames[d + 2 + i]);
+        Ok(json!({
+            "header": j(0)?, "parent_header": j(1)?, "metadata": j(2)?, "content": j(3)?,
+            "topic": String::from_utf8_lossy(frames.first().map(|f| f.as_ref()).unwrap_or(b"")),
+        }))
+    }
+
+    pub async fn recv(&mut self, channel: Channel, timeout: Duration) -> Result<Value> {
+        let fut = async {
+            match channel {
+                Channel::Shell => self.shell.recv().await,
+                Channel::Control => self.control.recv().await,
+                Channel::Stdin => self.stdin.recv().await,
+            }
+        };
+        let msg = tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| anyhow!("no reply on {channel:?} within {timeout:?}"))??;
+        self.parse(msg)
+    }
+
+    pub async fn next_iopub(&mut self, timeout: Duration) -> Result<Value> {
+        if !self.pending_iopub.is_empty() {
+            return Ok(self.pending_iopub.remove(0));
+        }
+        let msg = tokio::time::timeout(timeout, self.iopub.recv())
+            .await
+            .map_err(|_| anyhow!("no IOPub message within {timeout:?}"))??;
+        self.parse(msg)
+    }
+
+    /// IOPub messages whose parent is `msg_id`, up to and including its idle status.
+    pub async fn iopub_until_idle(&mut self, msg_id: &str, timeout: Duration) -> Result<Vec<Value>> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        let mut others = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self.next_iopub(left).await?;
+            if msg["parent_header"]["msg_id"] != msg_id {
+                others.push(msg);
+                continue;
+            }
+            let idle = msg["header"]["msg_type"] == "status"
+                && msg["content"]["execution_state"] == "idle";
+            out.push(msg);
+            if idle {
+                self.pending_iopub.extend(others);
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Runs a cell; returns the execute_reply and the IOPub messages it caused.
+    pub async fn execute(&mut self, code: &str) -> Result<(Value, Vec<Value>)> {
+        let id = self
+            .send(
+                Channel::Shell,
+                "execute_request",
+                json!({"code": code, "silent": false, "store_history": true,
+                       "user_expressions": {}, "allow_stdin": true, "stop_on_error": true}),
+            )
+            .await?;
+        let reply = self.recv(Channel::Shell, Duration::from_secs(120)).await?;
+        let iopub = self.iopub_until_idle(&id, Duration::from_secs(30)).await?;
+        Ok((reply, iopub))
+    }
+
+    pub async fn request(&mut self, channel: Channel, msg_type: &str, content: Value) -> Result<Value> {
+        let id = self.send(channel, msg_type, content).await?;
+        let reply = self.recv(channel, Duration::from_secs(60)).await?;
+        self.iopub_until_idle(&id, Duration::from_secs(30)).await?;
+        Ok(reply)
+    }
+}
+
+/// The concatenated text of a cell's `stream` outputs with the given name.
+pub fn stream_text(iopub: &[Value], name: &str) -> String {
+    iopub
+        .iter()
+        .filter(|m| m["header"]["msg_type"] == "stream" && m["content"]["name"] == name)
+        .map(|m| m["content"]["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+pub fn of_type<'a>(iopub: &'a [Value], msg_type: &str) -> Vec<&'a Value> {
+    iopub
+        .iter()
+        .filter(|m| m["header"]["msg_type"] == msg_type)
+        .collect()
+}
+
+pub fn result_text(iopub: &[Value]) -> Option<String> {
+    of_type(iopub, "execute_result")
+        .first()
+        .and_then(|m| m["content"]["data"]["text/plain"].as_str().map(str::to_owned))
+}
