@@ -82,7 +82,12 @@ fn read_input(prompt: &str, hidden: bool) -> String {
         } else {
             "EVCXR_INPUT_REQUEST"
         };
-        let _ = writeln!(stdout, "{tag}:{}", prompt.replace('\n', " "));
+        // evcxr keeps only the text up to the next ':' of this line, so the prompt travels as
+        // a JSON string with its colons escaped; the kernel decodes it.
+        let encoded = serde_json::to_string(prompt)
+            .unwrap_or_default()
+            .replace(':', "\\u003a");
+        let _ = writeln!(stdout, "{tag}:{encoded}");
     } else {
         let _ = write!(stdout, "{prompt}");
     }

@@ -218,7 +218,7 @@ impl Runner {
             state.killed_by_interrupt = false;
         }
         let mut callbacks = EvalCallbacks {
-            input_reader: &|request| input(&request.prompt, request.is_password),
+            input_reader: &|request| input(&decode_prompt(&request.prompt), request.is_password),
         };
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
         let (interrupt_requested, killed) = {
@@ -382,6 +382,11 @@ impl Runner {
             _ => None,
         }
     }
+}
+
+/// The prelude sends prompts as JSON strings (see `trainbook::runtime::input`).
+fn decode_prompt(prompt: &str) -> String {
+    serde_json::from_str::<String>(prompt).unwrap_or_else(|_| prompt.to_owned())
 }
 
 /// Cells link the standard library dynamically. The RUNPATH rustc writes is relative to

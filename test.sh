@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command: builds everything once (release, locked), precompiles the prelude, then
+# runs the Jupyter conformance suite against the installed kernel and `cargo test` (unit tests,
+# doc examples, end-to-end tests over ZeroMQ, and every notebook through `trainbook run`).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Builds and the prelude cache live outside the clone so repeated runs stay warm.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trainbook/target}"
+CACHE="${TRAINBOOK_CACHE_DIR:-$HOME/.cache/trainbook}"
+BIN="$CARGO_TARGET_DIR/release/trainbook"
+# Tests must not write into the user's own history or kernelspecs.
+SCRATCH="$(mktemp -d)"
+trap 'rm -rf "$SCRATCH"' EXIT
+export TRAINBOOK_DATA_DIR="$SCRATCH/data"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build"
+start=$SECONDS
+cargo build --release --locked --workspace --all-targets
+echo "built in $((SECONDS - start)) s"
+
+step "prelude cache"
+"$BIN" precompile
+
+step "Jupyter kernel conformance suite (jupyter_kernel_test)"
+VENV="$CACHE/kernel-test-venv"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+JUPYTER_DATA_DIR="$SCRATCH/jupyter" "$BIN" install --user
+(cd tests/conformance && JUPYTER_DATA_DIR="$SCRATCH/jupyter" JUPYTER_PATH="$SCRATCH/jupyter" \
+    "$VENV/bin/python" -m unittest -v test_trainbook 2>&1 | grep -v '^\[trainbook')
+
+step "cargo test"
+cargo test --release --locked --workspace
