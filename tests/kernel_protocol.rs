@@ -38,7 +38,10 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
     assert_eq!(iopub[0]["content"]["execution_state"], "busy");
     assert_eq!(iopub[1]["header"]["msg_type"], "execute_input");
     let (reply, iopub) = c.execute("a + 2").await.unwrap();
-    assert_eq!(reply["content"]["execution_count"].as_u64().unwrap(), first_count + 1);
+    assert_eq!(
+        reply["content"]["execution_count"].as_u64().unwrap(),
+        first_count + 1
+    );
     assert_eq!(result_text(&iopub).as_deref(), Some("42"));
 
     // Compile errors: error on IOPub and in the reply, pointing at the user's code.
@@ -51,7 +54,11 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
     assert_eq!(of_type(&iopub, "error").len(), 1);
 
     // is_complete.
-    for (code, status) in [("fn f() {", "incomplete"), ("1 + 1", "complete"), ("fn f() }", "invalid")] {
+    for (code, status) in [
+        ("fn f() {", "incomplete"),
+        ("1 + 1", "complete"),
+        ("fn f() }", "invalid"),
+    ] {
         let r = c
             .request(Channel::Shell, "is_complete_request", json!({"code": code}))
             .await
@@ -59,7 +66,11 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
         assert_eq!(r["content"]["status"], status, "{code}");
     }
     let r = c
-        .request(Channel::Shell, "is_complete_request", json!({"code": "fn f() {"}))
+        .request(
+            Channel::Shell,
+            "is_complete_request",
+            json!({"code": "fn f() {"}),
+        )
         .await
         .unwrap();
     assert_eq!(r["content"]["indent"], "    ");
@@ -121,12 +132,17 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
         .unwrap();
     let iopub = c.iopub_until_idle(&id, T).await.unwrap();
     let msg = of_type(&iopub, "comm_msg")[0];
-    assert!(msg["content"]["data"]["variables"].to_string().contains("\"a\""));
+    assert!(msg["content"]["data"]["variables"]
+        .to_string()
+        .contains("\"a\""));
     let r = c
         .request(Channel::Shell, "comm_info_request", json!({}))
         .await
         .unwrap();
-    assert_eq!(r["content"]["comms"]["c1"]["target_name"], "trainbook.variables");
+    assert_eq!(
+        r["content"]["comms"]["c1"]["target_name"],
+        "trainbook.variables"
+    );
     let id = c
         .send(
             Channel::Shell,
@@ -138,7 +154,11 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
     let iopub = c.iopub_until_idle(&id, T).await.unwrap();
     assert_eq!(of_type(&iopub, "comm_close")[0]["content"]["comm_id"], "c2");
     let id = c
-        .send(Channel::Shell, "comm_close", json!({"comm_id": "c1", "data": {}}))
+        .send(
+            Channel::Shell,
+            "comm_close",
+            json!({"comm_id": "c1", "data": {}}),
+        )
         .await
         .unwrap();
     c.iopub_until_idle(&id, T).await.unwrap();
@@ -150,12 +170,19 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
 
     // Shutdown on control: reply, then the process exits.
     let r = c
-        .request(Channel::Control, "shutdown_request", json!({"restart": false}))
+        .request(
+            Channel::Control,
+            "shutdown_request",
+            json!({"restart": false}),
+        )
         .await
         .unwrap();
     assert_eq!(r["content"]["status"], "ok");
     let mut kernel = kernel;
-    assert!(kernel.wait_exit(Duration::from_secs(20)).is_some(), "kernel did not exit");
+    assert!(
+        kernel.wait_exit(Duration::from_secs(20)).is_some(),
+        "kernel did not exit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +251,11 @@ async fn output_streams_while_the_cell_runs_and_displays_update_in_place() {
     assert!(display_id.is_string());
     let updates = of_type(&iopub, "update_display_data");
     assert!(!updates.is_empty());
-    assert!(updates.len() < 100, "{} updates were not coalesced", updates.len());
+    assert!(
+        updates.len() < 100,
+        "{} updates were not coalesced",
+        updates.len()
+    );
     let last = updates.last().unwrap();
     assert_eq!(last["content"]["transient"]["display_id"], display_id);
     assert_eq!(last["content"]["data"]["text/plain"], "1999");
@@ -242,19 +273,29 @@ async fn forged_and_junk_messages_are_ignored_while_genuine_ones_run() {
     c.execute("let mut hits = 0u32;").await.unwrap();
 
     // A message signed with the wrong key.
-    let mut forged = trainbook_tests::Client::message(&c, "execute_request",
-        json!({"code": "hits += 100;", "silent": false}));
+    let mut forged = trainbook_tests::Client::message(
+        &c,
+        "execute_request",
+        json!({"code": "hits += 100;", "silent": false}),
+    );
     forged.1[1] = Bytes::from(trainbook_tests::sign("wrong-key", &[b"x"]));
     c.send_frames(Channel::Shell, forged.1).await.unwrap();
     // An unsigned one, junk frames, and truncated envelopes on shell and control.
     let (_, mut unsigned) = c.message("execute_request", json!({"code": "hits += 1000;"}));
     unsigned[1] = Bytes::new();
     c.send_frames(Channel::Shell, unsigned).await.unwrap();
-    c.send_frames(Channel::Shell, vec![Bytes::from_static(b"junk")]).await.unwrap();
-    c.send_frames(Channel::Control, vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from_static(b"x")])
+    c.send_frames(Channel::Shell, vec![Bytes::from_static(b"junk")])
         .await
         .unwrap();
-    c.send_frames(Channel::Shell, vec![Bytes::from(vec![0xff, 0x00, 0x13])]).await.unwrap();
+    c.send_frames(
+        Channel::Control,
+        vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from_static(b"x")],
+    )
+    .await
+    .unwrap();
+    c.send_frames(Channel::Shell, vec![Bytes::from(vec![0xff, 0x00, 0x13])])
+        .await
+        .unwrap();
 
     let (reply, iopub) = c.execute("hits += 1; hits").await.unwrap();
     assert_eq!(reply["content"]["status"], "ok");
@@ -266,12 +307,19 @@ async fn panics_keep_earlier_variables_and_input_round_trips() {
     let kernel = Kernel::start().unwrap();
     let mut c = kernel.connect().await.unwrap();
     c.execute("let kept = vec![1, 2, 3];").await.unwrap();
-    let (reply, iopub) = c.execute("let lost = 5; panic!(\"boom {}\", 7);").await.unwrap();
+    let (reply, iopub) = c
+        .execute("let lost = 5; panic!(\"boom {}\", 7);")
+        .await
+        .unwrap();
     assert_eq!(reply["content"]["status"], "error");
     assert_eq!(reply["content"]["ename"], "Panic");
     assert_eq!(reply["content"]["evalue"], "boom 7");
     assert_eq!(of_type(&iopub, "error").len(), 1);
-    assert_eq!(stream_text(&iopub, "stderr"), "", "panic noise leaked to stderr");
+    assert_eq!(
+        stream_text(&iopub, "stderr"),
+        "",
+        "panic noise leaked to stderr"
+    );
     let (_, iopub) = c.execute("kept.len()").await.unwrap();
     assert_eq!(result_text(&iopub).as_deref(), Some("3"));
 
@@ -300,7 +348,10 @@ async fn panics_keep_earlier_variables_and_input_round_trips() {
     // A crash restarts the runner and says what was lost; the kernel keeps working.
     let (reply, _) = c.execute("std::process::abort();").await.unwrap();
     assert_eq!(reply["content"]["ename"], "RunnerCrashed");
-    assert!(reply["content"]["evalue"].as_str().unwrap().contains("kept"));
+    assert!(reply["content"]["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("kept"));
     let (reply, iopub) = c.execute("2 + 2").await.unwrap();
     assert_eq!(reply["content"]["status"], "ok");
     assert_eq!(result_text(&iopub).as_deref(), Some("4"));
@@ -317,13 +368,23 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
         .send(
             Channel::Shell,
             "execute_request",
-            json!({"code": "let mut steps = 0u64;\nwhile !interrupted() { steps += 1; std::thread::sleep(std::time::Duration::from_millis(1)); }\nsteps > 0",
+            json!({"code": "println!(\"running\");\nlet mut steps = 0u64;\nwhile !interrupted() { steps += 1; std::thread::sleep(std::time::Duration::from_millis(1)); }\nsteps > 0",
                    "silent": false, "store_history": true, "user_expressions": {},
                    "allow_stdin": false, "stop_on_error": true}),
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Interrupt once the loop is running (an interrupt during compilation stops it at once).
+    let mut early = Vec::new();
+    loop {
+        let m = c.next_iopub(T).await.unwrap();
+        let is_running = m["header"]["msg_type"] == "stream" && m["parent_header"]["msg_id"] == id;
+        early.push(m);
+        if is_running {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let r = c
         .request(Channel::Control, "interrupt_request", json!({}))
         .await
@@ -333,6 +394,8 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
     assert_eq!(reply["content"]["status"], "ok");
     let iopub = c.iopub_until_idle(&id, T).await.unwrap();
     assert_eq!(result_text(&iopub).as_deref(), Some("true"));
+    assert!(stream_text(&iopub, "stderr").contains("Interrupted"));
+    drop(early);
     let (_, iopub) = c.execute("(before, steps > 0)").await.unwrap();
     assert_eq!(result_text(&iopub).as_deref(), Some("(7, true)"));
 
@@ -371,7 +434,11 @@ async fn stop_on_error_aborts_queued_cells() {
                "allow_stdin": false, "stop_on_error": true})
     };
     let failing = c
-        .send(Channel::Shell, "execute_request", content("ran += 1; panic!(\"stop\")"))
+        .send(
+            Channel::Shell,
+            "execute_request",
+            content("ran += 1; panic!(\"stop\")"),
+        )
         .await
         .unwrap();
     let queued = c

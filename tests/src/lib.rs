@@ -46,7 +46,13 @@ pub struct Kernel {
 impl Kernel {
     pub fn start() -> Result<Kernel> {
         let key = uuid::Uuid::new_v4().to_string();
-        let ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
+        let ports = [
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        ];
         let dir = std::env::temp_dir().join(format!("trainbook-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let file = dir.join("connection.json");
@@ -197,7 +203,12 @@ impl Client {
         Ok(())
     }
 
-    pub async fn send(&mut self, channel: Channel, msg_type: &str, content: Value) -> Result<String> {
+    pub async fn send(
+        &mut self,
+        channel: Channel,
+        msg_type: &str,
+        content: Value,
+    ) -> Result<String> {
         let (id, frames) = self.message(msg_type, content);
         self.send_frames(channel, frames).await?;
         Ok(id)
@@ -246,7 +257,11 @@ impl Client {
     }
 
     /// IOPub messages whose parent is `msg_id`, up to and including its idle status.
-    pub async fn iopub_until_idle(&mut self, msg_id: &str, timeout: Duration) -> Result<Vec<Value>> {
+    pub async fn iopub_until_idle(
+        &mut self,
+        msg_id: &str,
+        timeout: Duration,
+    ) -> Result<Vec<Value>> {
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
         let mut others = Vec::new();
@@ -282,7 +297,12 @@ impl Client {
         Ok((reply, iopub))
     }
 
-    pub async fn request(&mut self, channel: Channel, msg_type: &str, content: Value) -> Result<Value> {
+    pub async fn request(
+        &mut self,
+        channel: Channel,
+        msg_type: &str,
+        content: Value,
+    ) -> Result<Value> {
         let id = self.send(channel, msg_type, content).await?;
         let reply = self.recv(channel, Duration::from_secs(60)).await?;
         self.iopub_until_idle(&id, Duration::from_secs(30)).await?;
@@ -307,7 +327,9 @@ pub fn of_type<'a>(iopub: &'a [Value], msg_type: &str) -> Vec<&'a Value> {
 }
 
 pub fn result_text(iopub: &[Value]) -> Option<String> {
-    of_type(iopub, "execute_result")
-        .first()
-        .and_then(|m| m["content"]["data"]["text/plain"].as_str().map(str::to_owned))
+    of_type(iopub, "execute_result").first().and_then(|m| {
+        m["content"]["data"]["text/plain"]
+            .as_str()
+            .map(str::to_owned)
+    })
 }

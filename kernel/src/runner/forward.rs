@@ -1,7 +1,7 @@
 //! Turns the runner process's output lines into kernel outputs: streams (coalesced), rich
 //! displays, throttled display updates and panic reports.
 
-use super::host::PART_MARKER;
+use super::host::{PART_MARKER, RUNNING_MARKER};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,10 +59,14 @@ pub struct Forwarder {
     panics: Arc<Mutex<Vec<PanicReport>>>,
 }
 
+/// When the current cell's compiled code started running (None while it compiles).
+pub type RunningSince = Arc<Mutex<Option<Instant>>>;
+
 impl Forwarder {
     pub fn start(
         stdout: crossbeam_channel::Receiver<String>,
         stderr: crossbeam_channel::Receiver<String>,
+        running_since: RunningSince,
     ) -> Forwarder {
         let (control, control_rx) = crossbeam_channel::unbounded();
         let panics = Arc::new(Mutex::new(Vec::new()));
@@ -73,6 +77,7 @@ impl Forwarder {
             pending_updates: HashMap::new(),
             last_update: HashMap::new(),
             panics: panics.clone(),
+            running_since,
         };
         std::thread::Builder::new()
             .name("trainbook-forward".into())
@@ -106,6 +111,7 @@ struct ForwardState {
     pending_updates: HashMap<String, (Value, Value)>,
     last_update: HashMap<String, Instant>,
     panics: Arc<Mutex<Vec<PanicReport>>>,
+    running_since: RunningSince,
 }
 
 impl ForwardState {
@@ -143,7 +149,7 @@ impl ForwardState {
                 }
             } else if Some(index) == i_err {
                 match op.recv(&stderr) {
-                    Ok(line) => self.push_stream("stderr", line + "\n"),
+                    Ok(line) => self.stderr_line(line),
                     Err(_) => stderr_open = false,
                 }
             } else if index == i_ctl {
@@ -158,7 +164,7 @@ impl ForwardState {
                             self.stdout_line(line);
                         }
                         while let Ok(line) = stderr.try_recv() {
-                            self.push_stream("stderr", line + "\n");
+                            self.stderr_line(line);
                         }
                         self.flush_all();
                         let _ = ack.send(());
@@ -192,6 +198,14 @@ impl ForwardState {
             }
         }
         self.push_stream("stdout", line + "\n");
+    }
+
+    fn stderr_line(&mut self, line: String) {
+        if line == RUNNING_MARKER {
+            *self.running_since.lock().unwrap() = Some(Instant::now());
+            return;
+        }
+        self.push_stream("stderr", line + "\n");
     }
 
     fn display_message(&mut self, msg: Value) {

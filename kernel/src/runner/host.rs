@@ -3,7 +3,9 @@
 //! - install a SIGINT handler that only raises a flag (the prelude's `interrupted()` reads it),
 //! - interpose on stdout so partial lines and `\r` progress output reach the kernel while the
 //!   cell runs, and so a cell's unterminated output is flushed before evcxr's end marker,
-//! - interpose on stdin to clear the interrupt flag when the next cell starts.
+//! - clear the interrupt flag on SIGUSR2, which the kernel sends before each cell,
+//! - interpose on stdin to announce (`TRAINBOOK_RUNNING`) when compiled code starts to run, so
+//!   the kernel's interrupt grace period counts running time, not compile time.
 //!
 //! The prelude reaches this code through `trainbook_runtime_*` symbols exported from the
 //! executable (see build.rs), because cells link their own copy of the prelude.
@@ -38,6 +40,13 @@ extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+extern "C" fn on_sigusr2(_: libc::c_int) {
+    INTERRUPTED.store(false, Ordering::SeqCst);
+}
+
+/// The line the runner prints when a compiled cell starts running.
+pub const RUNNING_MARKER: &str = "TRAINBOOK_RUNNING";
+
 /// Called first thing in `main` when this process is evcxr's runner.
 pub fn prepare_runner_process() {
     unsafe {
@@ -46,6 +55,8 @@ pub fn prepare_runner_process() {
         action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+        action.sa_sigaction = on_sigusr2 as *const () as usize;
+        libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut());
     }
     if let Err(e) = interpose() {
         eprintln!(
@@ -69,7 +80,7 @@ fn interpose() -> std::io::Result<()> {
     unsafe { libc::close(in_read) };
     std::thread::Builder::new()
         .name("trainbook-stdin".into())
-        .spawn(move || stdin_pump(real_stdin, in_write))?;
+        .spawn(move || stdin_pump(real_stdin, in_write, 2))?;
     Ok(())
 }
 
@@ -110,9 +121,10 @@ fn write_all_fd(fd: RawFd, mut data: &[u8]) {
     }
 }
 
-/// Forwards evcxr's commands to the real stdin reader, clearing the interrupt flag when a new
-/// cell is loaded.
-fn stdin_pump(from: RawFd, to: RawFd) {
+/// Forwards evcxr's commands (and `input()` answers) to the real stdin reader, announcing on
+/// stderr when a compiled cell is about to run. (Not stdout: evcxr waits for its stdout
+/// channel to drain before returning, and while it starts up nothing drains it.)
+fn stdin_pump(from: RawFd, to: RawFd, stdout: RawFd) {
     let mut buf = [0u8; 8192];
     let mut at_line_start = true;
     loop {
@@ -123,7 +135,7 @@ fn stdin_pump(from: RawFd, to: RawFd) {
         }
         let chunk = &buf[..n as usize];
         if at_line_start && chunk.starts_with(b"LOAD_AND_RUN ") {
-            INTERRUPTED.store(false, Ordering::SeqCst);
+            write_all_fd(stdout, format!("{RUNNING_MARKER}\n").as_bytes());
         }
         at_line_start = chunk.ends_with(b"\n");
         write_all_fd(to, chunk);
@@ -283,7 +295,8 @@ fn protocol_suffix_start(text: &[u8]) -> Option<usize> {
 }
 
 fn is_known_marker(text: &[u8], prefix: &str) -> bool {
-    const MARKERS: [&str; 9] = [
+    const MARKERS: [&str; 10] = [
+        "TRAINBOOK_RUNNING",
         "EVCXR_EXECUTION_COMPLETE",
         "EVCXR_PANIC_NOTIFICATION",
         "EVCXR_BEGIN_CONTENT",

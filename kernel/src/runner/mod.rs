@@ -40,6 +40,7 @@ pub struct CellOutcome {
 
 #[derive(Default)]
 struct RunState {
+    /// A cell is being compiled or run.
     running: bool,
     generation: u64,
     interrupt_requested: bool,
@@ -51,12 +52,13 @@ struct RunState {
 pub struct InterruptHandle {
     process: Arc<Mutex<std::process::Child>>,
     state: Arc<Mutex<RunState>>,
+    running_since: forward::RunningSince,
     grace: Duration,
 }
 
 impl InterruptHandle {
-    /// Raises the runner's interrupt flag (SIGINT); if the cell is still running after the grace
-    /// period, kills the runner process, which evcxr then restarts.
+    /// Raises the runner's interrupt flag (SIGINT). If the cell's code keeps running for the
+    /// grace period (compile time does not count), kills the runner, which evcxr restarts.
     pub fn interrupt(&self) {
         let generation = {
             let mut state = self.state.lock().unwrap();
@@ -66,19 +68,32 @@ impl InterruptHandle {
             state.interrupt_requested = true;
             state.generation
         };
-        let pid = self.process.lock().unwrap().id() as libc::pid_t;
-        unsafe { libc::kill(pid, libc::SIGINT) };
+        self.signal(libc::SIGINT);
         let handle = self.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(handle.grace);
+        let asked = std::time::Instant::now();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(50));
             let mut state = handle.state.lock().unwrap();
-            if state.running && state.generation == generation {
+            if !state.running || state.generation != generation {
+                return;
+            }
+            let ran_for = handle
+                .running_since
+                .lock()
+                .unwrap()
+                .map(|t| t.elapsed().min(asked.elapsed()));
+            if ran_for.is_some_and(|t| t >= handle.grace) {
                 state.killed_by_interrupt = true;
                 drop(state);
-                let pid = handle.process.lock().unwrap().id() as libc::pid_t;
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                handle.signal(libc::SIGKILL);
+                return;
             }
         });
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.process.lock().unwrap().id() as libc::pid_t;
+        unsafe { libc::kill(pid, signal) };
     }
 }
 
@@ -129,11 +144,13 @@ impl Runner {
         let (eval_context, outputs) = evcxr::EvalContext::new()
             .map_err(|e| anyhow::anyhow!("could not start the Rust evaluator: {e}"))?;
         let context = CommandContext::with_eval_context(eval_context);
-        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr);
+        let running_since = forward::RunningSince::default();
+        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, running_since.clone());
         let state = Arc::new(Mutex::new(RunState::default()));
         let interrupt = InterruptHandle {
             process: context.process_handle(),
             state: state.clone(),
+            running_since,
             grace: options.interrupt_grace,
         };
         let mut runner = Runner {
@@ -217,6 +234,10 @@ impl Runner {
             state.interrupt_requested = false;
             state.killed_by_interrupt = false;
         }
+        *self.interrupt.running_since.lock().unwrap() = None;
+        // Clear the runner's flag from any earlier interrupt; it is idle until this cell is
+        // compiled, so the signal lands long before the cell's code runs.
+        self.interrupt.signal(libc::SIGUSR2);
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| input(&decode_prompt(&request.prompt), request.is_password),
         };
