@@ -456,3 +456,96 @@ async fn stop_on_error_aborts_queued_cells() {
     // The panicking cell's change to `ran` happened inside it; the queued cell never ran.
     assert_ne!(result_text(&iopub).as_deref(), Some("11"));
 }
+
+/// The prelude's compiled library in a directory evcxr builds in, with its inode.
+fn prelude_rlib(dir: &std::path::Path) -> Option<(std::path::PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let deps = std::fs::read_dir(dir.join("target"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let d = e.path().join("debug/deps");
+            d.exists().then_some(d)
+        })?;
+    std::fs::read_dir(deps).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        (name.starts_with("libtrainbook-") && name.ends_with(".rlib"))
+            .then(|| (e.path(), e.metadata().unwrap().ino()))
+    })
+}
+
+fn cache_root() -> std::path::PathBuf {
+    std::env::var_os("TRAINBOOK_CACHE_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/trainbook")
+        })
+}
+
+fn kernel_work_dir(pid: u32) -> std::path::PathBuf {
+    std::fs::read_dir(cache_root().join("kernels"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{pid}-"))
+        })
+        .expect("kernel work dir")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
+    // The template built by `trainbook precompile`.
+    let templates: Vec<_> = std::fs::read_dir(cache_root().join("prelude"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("READY").exists())
+        .collect();
+    assert_eq!(templates.len(), 1, "expected one built prelude template");
+    let (_, template_inode) = prelude_rlib(&templates[0]).expect("template has the prelude rlib");
+
+    // Two kernels at once.
+    let a = Kernel::start().unwrap();
+    let b = Kernel::start().unwrap();
+    let (mut ca, mut cb) = (a.connect().await.unwrap(), b.connect().await.unwrap());
+    let (ra, ia) = ca.execute("trainbook::version()").await.unwrap();
+    let (rb, _) = cb.execute("trainbook::version()").await.unwrap();
+    assert_eq!(ra["content"]["status"], "ok");
+    assert_eq!(rb["content"]["status"], "ok");
+    assert!(result_text(&ia).unwrap().contains('.'));
+    for kernel in [&a, &b] {
+        let (path, inode) = prelude_rlib(&kernel_work_dir(kernel.child.id())).unwrap();
+        assert_eq!(
+            inode,
+            template_inode,
+            "{} was rebuilt, not reused",
+            path.display()
+        );
+    }
+
+    // Restart (Jupyter's restart is a new process): still no rebuild.
+    ca.request(
+        Channel::Control,
+        "shutdown_request",
+        json!({"restart": true}),
+    )
+    .await
+    .unwrap();
+    let mut a = a;
+    assert!(a.wait_exit(Duration::from_secs(20)).is_some());
+    let started = Instant::now();
+    let restarted = Kernel::start().unwrap();
+    let mut cr = restarted.connect().await.unwrap();
+    let (reply, _) = cr.execute("1 + 1").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok");
+    let (_, inode) = prelude_rlib(&kernel_work_dir(restarted.child.id())).unwrap();
+    assert_eq!(inode, template_inode);
+    eprintln!(
+        "restarted kernel answered its first cell after {:?}",
+        started.elapsed()
+    );
+}

@@ -26,10 +26,8 @@ struct NotebookSink {
 impl OutputSink for NotebookSink {
     fn emit(&self, output: Output) {
         let mut cell = self.cell.lock().unwrap();
-        if !matches!(
-            output,
-            Output::UpdateDisplay { .. } | Output::ClearOutput { .. }
-        ) && cell.clear_pending
+        if !matches!(output, Output::UpdateDisplay { .. } | Output::Clear { .. })
+            && cell.clear_pending
         {
             cell.outputs.clear();
             cell.display_ids.clear();
@@ -76,7 +74,7 @@ impl OutputSink for NotebookSink {
                     cell.outputs[i]["metadata"] = metadata.clone();
                 }
             }
-            Output::ClearOutput { wait } => {
+            Output::Clear { wait } => {
                 if wait {
                     cell.clear_pending = true;
                 } else {

@@ -24,7 +24,7 @@ pub enum Output {
         metadata: Value,
         display_id: String,
     },
-    ClearOutput {
+    Clear {
         wait: bool,
     },
 }
@@ -232,7 +232,7 @@ impl ForwardState {
             (Some("clear"), _) => {
                 self.flush_streams();
                 let wait = msg["wait"].as_bool().unwrap_or(false);
-                self.emit(Output::ClearOutput { wait });
+                self.emit(Output::Clear { wait });
             }
             (_, display_id) => {
                 self.flush_streams();

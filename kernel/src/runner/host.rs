@@ -170,7 +170,7 @@ impl StdoutPump {
                 write_all_fd(self.to, &rest);
                 return;
             }
-            self.feed(&buf[..n as usize].to_vec());
+            self.feed(&buf[..n as usize]);
             self.forward_partial();
         }
     }

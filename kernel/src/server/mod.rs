@@ -92,7 +92,7 @@ async fn serve(info: ConnectionInfo) -> Result<()> {
     tokio::spawn(stdin_loop(stdin, stdin_rx, signer.clone()));
 
     let _ =
-        iopub_tx.send(Message::new("status", json!({"execution_state": "starting"})).as_iopub());
+        iopub_tx.send(Message::new("status", json!({"execution_state": "starting"})).into_iopub());
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::unbounded_channel();
     let kernel = Kernel {
@@ -115,12 +115,12 @@ async fn serve(info: ConnectionInfo) -> Result<()> {
     Ok(())
 }
 
-trait AsIopub {
-    fn as_iopub(self) -> Message;
+trait IntoIopub {
+    fn into_iopub(self) -> Message;
 }
 
-impl AsIopub for Message {
-    fn as_iopub(mut self) -> Message {
+impl IntoIopub for Message {
+    fn into_iopub(mut self) -> Message {
         let msg_type = self.msg_type().to_owned();
         self.identities = vec![Bytes::from(format!(
             "kernel.{}.{msg_type}",
@@ -274,7 +274,9 @@ async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel:
 
 impl Kernel {
     fn publish(&self, parent: &Message, msg_type: &str, content: Value) {
-        let _ = self.iopub.send(parent.child(msg_type, content).as_iopub());
+        let _ = self
+            .iopub
+            .send(parent.child(msg_type, content).into_iopub());
     }
 
     fn status(&self, parent: &Message, state: &str) {
@@ -538,7 +540,7 @@ pub fn output_message(output: Output) -> (&'static str, Value) {
             "update_display_data",
             json!({"data": data, "metadata": metadata, "transient": {"display_id": display_id}}),
         ),
-        Output::ClearOutput { wait } => ("clear_output", json!({"wait": wait})),
+        Output::Clear { wait } => ("clear_output", json!({"wait": wait})),
     }
 }
 
