@@ -1,7 +1,7 @@
 //! Turns the runner process's output lines into kernel outputs: streams (coalesced), rich
 //! displays, throttled display updates and panic reports.
 
-use super::host::{PART_MARKER, RUNNING_MARKER};
+use super::host::{PART_MARKER, RUNNING_MARKER, STDERR_SYNC_MARKER};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -78,6 +78,8 @@ impl Forwarder {
             last_update: HashMap::new(),
             panics: panics.clone(),
             running_since,
+            runs_started: 0,
+            runs_finished: 0,
         };
         std::thread::Builder::new()
             .name("trainbook-forward".into())
@@ -112,6 +114,10 @@ struct ForwardState {
     last_update: HashMap<String, Instant>,
     panics: Arc<Mutex<Vec<PanicReport>>>,
     running_since: RunningSince,
+    /// Cells started and finished, as announced on stderr; a flush waits until they match so
+    /// no stderr line of a finished cell is left behind.
+    runs_started: u64,
+    runs_finished: u64,
 }
 
 impl ForwardState {
@@ -166,6 +172,17 @@ impl ForwardState {
                         while let Ok(line) = stderr.try_recv() {
                             self.stderr_line(line);
                         }
+                        let deadline = Instant::now() + Duration::from_secs(1);
+                        while self.runs_finished < self.runs_started {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            match stderr.recv_timeout(left) {
+                                Ok(line) => self.stderr_line(line),
+                                Err(_) => {
+                                    // The runner died mid-cell; it will not report.
+                                    self.runs_finished = self.runs_started;
+                                }
+                            }
+                        }
                         self.flush_all();
                         let _ = ack.send(());
                     }
@@ -202,7 +219,12 @@ impl ForwardState {
 
     fn stderr_line(&mut self, line: String) {
         if line == RUNNING_MARKER {
+            self.runs_started += 1;
             *self.running_since.lock().unwrap() = Some(Instant::now());
+            return;
+        }
+        if line == STDERR_SYNC_MARKER {
+            self.runs_finished += 1;
             return;
         }
         self.push_stream("stderr", line + "\n");

@@ -44,8 +44,11 @@ extern "C" fn on_sigusr2(_: libc::c_int) {
     INTERRUPTED.store(false, Ordering::SeqCst);
 }
 
-/// The line the runner prints when a compiled cell starts running.
+/// The line the runner prints on stderr when a compiled cell starts running.
 pub const RUNNING_MARKER: &str = "TRAINBOOK_RUNNING";
+/// The line the runner prints on stderr after a cell returned: everything the cell wrote to
+/// stderr is ahead of it in the pipe.
+pub const STDERR_SYNC_MARKER: &str = "TRAINBOOK_STDERR_SYNC";
 
 /// Called first thing in `main` when this process is evcxr's runner.
 pub fn prepare_runner_process() {
@@ -194,6 +197,7 @@ impl StdoutPump {
         }
         if text == EXECUTION_COMPLETE.as_bytes() {
             self.flush_cell_stdout();
+            write_all_fd(2, format!("{STDERR_SYNC_MARKER}\n").as_bytes());
         }
         if text.starts_with(b"EVCXR_BEGIN_CONTENT") {
             self.in_content_block = true;

@@ -256,6 +256,8 @@ async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel:
                 )]
             }
         };
+        // Requests sent before this moment cannot be reactions to the reply: they were queued.
+        let replied_at = chrono::Utc::now();
         for reply in replies {
             if let Some(frames) = to_zmq(reply.to_frames(&kernel.signer)) {
                 if let Err(e) = socket.send(frames).await {
@@ -264,7 +266,7 @@ async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel:
             }
         }
         if msg_type == "execute_request" {
-            kernel.abort_queue_if_needed(&mut socket).await;
+            kernel.abort_queue_if_needed(&mut socket, replied_at).await;
         }
         if msg_type == "shutdown_request" {
             let _ = kernel.shutdown.send(());
@@ -286,12 +288,15 @@ impl Kernel {
     /// After a failed or interrupted cell with stop_on_error, execute requests that were already
     /// queued (sent before the failure was reported) are aborted, as ipykernel does; requests
     /// sent after the reply run normally.
-    async fn abort_queue_if_needed(&self, socket: &mut zeromq::RouterSocket) {
+    async fn abort_queue_if_needed(
+        &self,
+        socket: &mut zeromq::RouterSocket,
+        failed_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let interrupted = self.interrupt_pending.swap(false, Ordering::SeqCst);
         if !ABORTING.swap(false, Ordering::SeqCst) && !interrupted {
             return;
         }
-        let failed_at = chrono::Utc::now();
         while let Ok(Ok(frames)) =
             tokio::time::timeout(Duration::from_millis(2), socket.recv()).await
         {
