@@ -86,7 +86,7 @@ fn tour() {
     assert_eq!(outputs_text(cells[1]), vec!["execute_result: 5.5"]);
     assert_eq!(
         outputs_text(cells[2]),
-        vec!["stream: epoch 1: loss 1.000\nepoch 2: loss 0.500\nepoch 3: loss 0.333\n"]
+        vec!["stdout: epoch 1: loss 1.000\nepoch 2: loss 0.500\nepoch 3: loss 0.333\n"]
     );
     // The progress display ends on its final frame, between the two Markdown displays.
     let progress = &cells[3]["outputs"][1]["data"]["text/html"];

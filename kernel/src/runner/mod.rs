@@ -256,7 +256,15 @@ impl Runner {
         };
         match result {
             Ok(outputs) => {
-                if !outputs.content_by_mime_type.is_empty() {
+                // A cell ending in a loop or block evaluates to (); like IPython's None, it is
+                // not worth showing.
+                let unit_only = outputs.content_by_mime_type.len() == 1
+                    && outputs
+                        .content_by_mime_type
+                        .get("text/plain")
+                        .map(String::as_str)
+                        == Some("()");
+                if !outputs.content_by_mime_type.is_empty() && !unit_only {
                     let bundle: Map<String, Value> = outputs
                         .content_by_mime_type
                         .into_iter()
