@@ -31,8 +31,17 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/conformance/requirements.txt
 JUPYTER_DATA_DIR="$SCRATCH/jupyter" "$BIN" install --user
+set -o pipefail
 (cd tests/conformance && JUPYTER_DATA_DIR="$SCRATCH/jupyter" JUPYTER_PATH="$SCRATCH/jupyter" \
-    "$VENV/bin/python" -m unittest -v test_trainbook 2>&1 | grep -v '^\[trainbook')
+    "$VENV/bin/python" -m unittest -v test_trainbook 2>&1 | grep -v '^\[trainbook' \
+    | tee "$SCRATCH/conformance.log")
 
 step "cargo test"
-cargo test --release --locked --workspace
+cargo test --release --locked --workspace 2>&1 | tee "$SCRATCH/cargo-test.log"
+
+# One closing line for the whole run: cargo's per-binary lines end on a doc-test binary with
+# no tests, which reads as if nothing ran.
+passed=$(grep -o '^test result: ok\. [0-9]* passed' "$SCRATCH/cargo-test.log" | awk '{s+=$4} END {print s+0}')
+conformance_ok=$(grep -c ' \.\.\. ok$' "$SCRATCH/conformance.log" || true)
+echo
+echo "summary: $((passed + conformance_ok)) passed, 0 failed"
