@@ -193,13 +193,9 @@ async fn output_streams_while_the_cell_runs_and_displays_update_in_place() {
 
     // stdout arrives before the cell ends; partial lines and \r come through as written.
     let id = c
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({"code": "use std::io::Write; print!(\"step 1\\r\"); std::io::stdout().flush().unwrap(); \
+        .submit(
+            "use std::io::Write; print!(\"step 1\\r\"); std::io::stdout().flush().unwrap(); \
                    std::thread::sleep(std::time::Duration::from_millis(1500)); println!(\"done\");",
-                   "silent": false, "store_history": true, "user_expressions": {},
-                   "allow_stdin": false, "stop_on_error": true}),
         )
         .await
         .unwrap();
@@ -325,13 +321,7 @@ async fn panics_keep_earlier_variables_and_input_round_trips() {
 
     // input() asks the frontend over stdin.
     let id = c
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({"code": "let name = input(\"Name: \"); name.len()", "silent": false,
-                   "store_history": true, "user_expressions": {}, "allow_stdin": true,
-                   "stop_on_error": true}),
-        )
+        .submit("let name = input(\"Name: \"); name.len()")
         .await
         .unwrap();
     let request = c.recv(Channel::Stdin, T).await.unwrap();
@@ -364,15 +354,7 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
     c.execute("let before = 7;").await.unwrap();
 
     // A loop that polls interrupted() stops cleanly; its results are kept.
-    let id = c
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({"code": "println!(\"running\");\nlet mut steps = 0u64;\nwhile !interrupted() { steps += 1; std::thread::sleep(std::time::Duration::from_millis(1)); }\nsteps > 0",
-                   "silent": false, "store_history": true, "user_expressions": {},
-                   "allow_stdin": false, "stop_on_error": true}),
-        )
-        .await
+    let id = c.submit("println!(\"running\");\nlet mut steps = 0u64;\nwhile !interrupted() { steps += 1; std::thread::sleep(std::time::Duration::from_millis(1)); }\nsteps > 0").await
         .unwrap();
     // Interrupt once the loop is running (an interrupt during compilation stops it at once).
     let mut early = Vec::new();
@@ -401,13 +383,7 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
 
     // A loop that ignores the flag is stopped after the grace period and says what was lost.
     let id = c
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({"code": "loop { std::thread::sleep(std::time::Duration::from_millis(10)); }",
-                   "silent": false, "store_history": true, "user_expressions": {},
-                   "allow_stdin": false, "stop_on_error": true}),
-        )
+        .submit("loop { std::thread::sleep(std::time::Duration::from_millis(10)); }")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -429,22 +405,8 @@ async fn stop_on_error_aborts_queued_cells() {
     let kernel = Kernel::start().unwrap();
     let mut c = kernel.connect().await.unwrap();
     c.execute("let mut ran = 0;").await.unwrap();
-    let content = |code: &str| {
-        json!({"code": code, "silent": false, "store_history": true, "user_expressions": {},
-               "allow_stdin": false, "stop_on_error": true})
-    };
-    let failing = c
-        .send(
-            Channel::Shell,
-            "execute_request",
-            content("ran += 1; panic!(\"stop\")"),
-        )
-        .await
-        .unwrap();
-    let queued = c
-        .send(Channel::Shell, "execute_request", content("ran += 10;"))
-        .await
-        .unwrap();
+    let failing = c.submit("ran += 1; panic!(\"stop\")").await.unwrap();
+    let queued = c.submit("ran += 10;").await.unwrap();
     let r1 = c.recv(Channel::Shell, T).await.unwrap();
     let r2 = c.recv(Channel::Shell, T).await.unwrap();
     assert_eq!(r1["parent_header"]["msg_id"], failing);

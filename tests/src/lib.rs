@@ -282,16 +282,20 @@ impl Client {
         }
     }
 
+    /// Sends a cell for execution as a notebook does, without waiting; returns its msg_id.
+    pub async fn submit(&mut self, code: &str) -> Result<String> {
+        self.send(
+            Channel::Shell,
+            "execute_request",
+            json!({"code": code, "silent": false, "store_history": true,
+                   "user_expressions": {}, "allow_stdin": true, "stop_on_error": true}),
+        )
+        .await
+    }
+
     /// Runs a cell; returns the execute_reply and the IOPub messages it caused.
     pub async fn execute(&mut self, code: &str) -> Result<(Value, Vec<Value>)> {
-        let id = self
-            .send(
-                Channel::Shell,
-                "execute_request",
-                json!({"code": code, "silent": false, "store_history": true,
-                       "user_expressions": {}, "allow_stdin": true, "stop_on_error": true}),
-            )
-            .await?;
+        let id = self.submit(code).await?;
         let reply = self.recv(Channel::Shell, Duration::from_secs(120)).await?;
         let iopub = self.iopub_until_idle(&id, Duration::from_secs(30)).await?;
         Ok((reply, iopub))

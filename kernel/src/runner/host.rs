@@ -83,7 +83,7 @@ fn interpose() -> std::io::Result<()> {
     unsafe { libc::close(in_read) };
     std::thread::Builder::new()
         .name("trainbook-stdin".into())
-        .spawn(move || stdin_pump(real_stdin, in_write, 2))?;
+        .spawn(move || stdin_pump(real_stdin, in_write, 2))?; // announce on stderr
     Ok(())
 }
 
@@ -127,7 +127,7 @@ fn write_all_fd(fd: RawFd, mut data: &[u8]) {
 /// Forwards evcxr's commands (and `input()` answers) to the real stdin reader, announcing on
 /// stderr when a compiled cell is about to run. (Not stdout: evcxr waits for its stdout
 /// channel to drain before returning, and while it starts up nothing drains it.)
-fn stdin_pump(from: RawFd, to: RawFd, stdout: RawFd) {
+fn stdin_pump(from: RawFd, to: RawFd, announce: RawFd) {
     let mut buf = [0u8; 8192];
     let mut at_line_start = true;
     loop {
@@ -138,7 +138,7 @@ fn stdin_pump(from: RawFd, to: RawFd, stdout: RawFd) {
         }
         let chunk = &buf[..n as usize];
         if at_line_start && chunk.starts_with(b"LOAD_AND_RUN ") {
-            write_all_fd(stdout, format!("{RUNNING_MARKER}\n").as_bytes());
+            write_all_fd(announce, format!("{RUNNING_MARKER}\n").as_bytes());
         }
         at_line_start = chunk.ends_with(b"\n");
         write_all_fd(to, chunk);
@@ -230,15 +230,8 @@ impl StdoutPump {
             if n <= 0 {
                 break;
             }
-            // Whole lines flushed here cannot include another end marker: the cell is done.
-            let data = buf[..n as usize].to_vec();
-            for &byte in &data {
-                self.line.push(byte);
-                if byte == b'\n' {
-                    let line = std::mem::take(&mut self.line);
-                    write_all_fd(self.to, &line);
-                }
-            }
+            // The cell is done, so what was flushed holds no second end marker.
+            self.feed(&buf[..n as usize]);
         }
         let rest = std::mem::take(&mut self.line);
         self.emit_part(&rest);

@@ -222,6 +222,10 @@ async fn stdin_loop(
 }
 
 async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel: &'static str) {
+    // After a cell fails (with stop_on_error) or is interrupted, execute requests sent before
+    // its reply went out were queued behind it: they are aborted, as ipykernel does. Requests
+    // sent later, as reactions to the reply, run normally.
+    let mut abort_sent_before: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let frames = match socket.recv().await {
             Ok(m) => m.into_vec(),
@@ -239,6 +243,15 @@ async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel:
             }
         };
         let msg_type = request.msg_type().to_owned();
+        if msg_type == "execute_request"
+            && abort_sent_before.is_some_and(|t| sent_before(&request, t))
+        {
+            kernel.status(&request, "busy");
+            let reply = request.child("execute_reply", json!({"status": "aborted"}));
+            kernel.status(&request, "idle");
+            send_replies(&kernel, &mut socket, channel, vec![reply]).await;
+            continue;
+        }
         // Each request runs as its own task so that a bug in a handler is reported, not a hang.
         let task = tokio::spawn(handle_request(kernel.clone(), request.clone(), channel));
         let replies = match task.await {
@@ -256,18 +269,12 @@ async fn request_loop(kernel: Kernel, mut socket: zeromq::RouterSocket, channel:
                 )]
             }
         };
-        // Requests sent before this moment cannot be reactions to the reply: they were queued.
+        // Requests sent before this moment cannot be reactions to the reply.
         let replied_at = chrono::Utc::now();
-        for reply in replies {
-            if let Some(frames) = to_zmq(reply.to_frames(&kernel.signer)) {
-                if let Err(e) = socket.send(frames).await {
-                    log(format!("{channel}: send failed: {e}"));
-                }
-            }
+        if msg_type == "execute_request" && kernel.stops_the_queue(&request, &replies) {
+            abort_sent_before = Some(replied_at);
         }
-        if msg_type == "execute_request" {
-            kernel.abort_queue_if_needed(&mut socket, replied_at).await;
-        }
+        send_replies(&kernel, &mut socket, channel, replies).await;
         if msg_type == "shutdown_request" {
             let _ = kernel.shutdown.send(());
         }
@@ -285,50 +292,38 @@ impl Kernel {
         self.publish(parent, "status", json!({"execution_state": state}));
     }
 
-    /// After a failed or interrupted cell with stop_on_error, execute requests that were already
-    /// queued (sent before the failure was reported) are aborted, as ipykernel does; requests
-    /// sent after the reply run normally.
-    async fn abort_queue_if_needed(
-        &self,
-        socket: &mut zeromq::RouterSocket,
-        failed_at: chrono::DateTime<chrono::Utc>,
-    ) {
+    /// Whether this execute request's outcome aborts the requests queued behind it: an error
+    /// with stop_on_error (the default), or an interrupt.
+    fn stops_the_queue(&self, request: &Message, replies: &[Message]) -> bool {
         let interrupted = self.interrupt_pending.swap(false, Ordering::SeqCst);
-        if !ABORTING.swap(false, Ordering::SeqCst) && !interrupted {
-            return;
-        }
-        while let Ok(Ok(frames)) =
-            tokio::time::timeout(Duration::from_millis(2), socket.recv()).await
-        {
-            let request = match Message::parse(frames.into_vec(), &self.signer) {
-                Ok(request) => request,
-                Err(e) => {
-                    log(format!("shell: dropped message: {e}"));
-                    continue;
-                }
-            };
-            let sent = request.header["date"]
-                .as_str()
-                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok());
-            let queued = sent.is_none_or(|d| d <= failed_at);
-            let replies = if request.msg_type() == "execute_request" && queued {
-                self.status(&request, "busy");
-                let reply = request.child("execute_reply", json!({"status": "aborted"}));
-                self.status(&request, "idle");
-                vec![reply]
-            } else {
-                handle_request(self.clone(), request, "shell").await
-            };
-            for reply in replies {
-                if let Some(frames) = to_zmq(reply.to_frames(&self.signer)) {
-                    let _ = socket.send(frames).await;
-                }
+        let failed = replies.iter().any(|r| r.content["status"] == "error");
+        let stop_on_error = request.content["stop_on_error"].as_bool().unwrap_or(true);
+        interrupted || (failed && stop_on_error)
+    }
+}
+
+/// Whether the client sent `request` before `moment` (by its header date; undated counts).
+fn sent_before(request: &Message, moment: chrono::DateTime<chrono::Utc>) -> bool {
+    request.header["date"]
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .is_none_or(|d| d <= moment)
+}
+
+async fn send_replies(
+    kernel: &Kernel,
+    socket: &mut zeromq::RouterSocket,
+    channel: &str,
+    replies: Vec<Message>,
+) {
+    for reply in replies {
+        if let Some(frames) = to_zmq(reply.to_frames(&kernel.signer)) {
+            if let Err(e) = socket.send(frames).await {
+                log(format!("{channel}: send failed: {e}"));
             }
         }
     }
 }
-
-static ABORTING: AtomicBool = AtomicBool::new(false);
 
 async fn handle_request(kernel: Kernel, request: Message, channel: &'static str) -> Vec<Message> {
     let msg_type = request.msg_type().to_owned();
@@ -556,7 +551,6 @@ impl Kernel {
         let silent = content["silent"].as_bool().unwrap_or(false);
         let store_history = content["store_history"].as_bool().unwrap_or(true) && !silent;
         let allow_stdin = content["allow_stdin"].as_bool().unwrap_or(true);
-        let stop_on_error = content["stop_on_error"].as_bool().unwrap_or(true);
         let count = {
             let mut count = self.execution_count.lock().unwrap();
             if store_history {
@@ -626,9 +620,6 @@ impl Kernel {
                     "error",
                     json!({"ename": error.ename, "evalue": error.evalue, "traceback": error.traceback}),
                 );
-                if stop_on_error {
-                    ABORTING.store(true, Ordering::SeqCst);
-                }
                 request.child(
                     "execute_reply",
                     json!({"status": "error", "execution_count": count, "ename": error.ename,
