@@ -290,3 +290,23 @@ impl DisplayHandle {
 pub fn clear_output(wait: bool) {
     send("clear", None, None, wait);
 }
+
+/// Escapes text for use inside HTML elements and attributes.
+///
+/// ```
+/// assert_eq!(trainbook::display::html_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+/// ```
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -10,17 +10,29 @@
 //! assert!(!interrupted());
 //! ```
 
+pub mod data;
 pub mod display;
+pub mod metrics;
 pub mod runtime;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
+    pub use crate::data::*;
     pub use crate::display::{
         clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, Html, Json, Markdown,
         MimeBundle, Png, Render, Svg, Text,
     };
+    pub use crate::metrics::*;
     pub use crate::runtime::{in_kernel, input, interrupted, password};
+    pub use candle_core::{DType, Device, Module, Tensor, D};
+    pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};
 }
+
+// The libraries themselves, for what the prelude does not cover: `trainbook::polars::...`.
+pub use candle_core as candle;
+pub use candle_nn;
+pub use plotters;
+pub use polars;
 
 /// The prelude's version, as the kernel reports it.
 ///

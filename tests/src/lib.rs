@@ -45,6 +45,14 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn start() -> Result<Kernel> {
+        let mut command = Command::new(trainbook_bin());
+        command.args(["kernel", "--connection-file"]);
+        Self::start_command(command)
+    }
+
+    /// Starts any kernel: `command` gets the connection file's path appended (e.g. evcxr_jupyter
+    /// with `--control_file`, for side-by-side benchmarks).
+    pub fn start_command(mut command: Command) -> Result<Kernel> {
         let key = uuid::Uuid::new_v4().to_string();
         let ports = [
             free_port(),
@@ -63,12 +71,11 @@ impl Kernel {
             "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "trainbook"
         });
         std::fs::write(&file, info.to_string())?;
-        let child = Command::new(trainbook_bin())
-            .args(["kernel", "--connection-file"])
+        let child = command
             .arg(&file)
             .stdin(Stdio::null())
             .spawn()
-            .with_context(|| format!("cannot start {}", trainbook_bin().display()))?;
+            .with_context(|| format!("cannot start {:?}", command.get_program()))?;
         Ok(Kernel {
             child,
             key,
@@ -78,6 +85,12 @@ impl Kernel {
     }
 
     pub async fn connect(&self) -> Result<Client> {
+        self.connect_with(true).await
+    }
+
+    /// Connects all five channels. Kernels that do not send `iopub_welcome` (evcxr_jupyter) are
+    /// waited for with kernel_info requests instead.
+    pub async fn connect_with(&self, welcome: bool) -> Result<Client> {
         let endpoint = |p: u16| format!("tcp://127.0.0.1:{p}");
         let identity = uuid::Uuid::new_v4().to_string();
         let options = || {
@@ -116,6 +129,26 @@ impl Kernel {
             session: uuid::Uuid::new_v4().to_string(),
             pending_iopub: Vec::new(),
         };
+        if !welcome {
+            // Without a welcome there is no way to know the subscription is live: ask until
+            // a reply's status messages arrive on IOPub.
+            loop {
+                let id = client
+                    .send(Channel::Shell, "kernel_info_request", json!({}))
+                    .await?;
+                client.recv(Channel::Shell, Duration::from_secs(60)).await?;
+                if client
+                    .iopub_until_idle(&id, Duration::from_secs(2))
+                    .await
+                    .is_ok()
+                {
+                    return Ok(client);
+                }
+                if Instant::now() > deadline {
+                    bail!("no IOPub status from the kernel");
+                }
+            }
+        }
         // Wait for the IOPub welcome, so no output is missed.
         let welcome = client.next_iopub(Duration::from_secs(30)).await?;
         if welcome["header"]["msg_type"] != "iopub_welcome" {
@@ -295,8 +328,17 @@ impl Client {
 
     /// Runs a cell; returns the execute_reply and the IOPub messages it caused.
     pub async fn execute(&mut self, code: &str) -> Result<(Value, Vec<Value>)> {
+        self.execute_within(code, Duration::from_secs(120)).await
+    }
+
+    /// Runs a cell that may take up to `timeout` (e.g. one that compiles dependencies).
+    pub async fn execute_within(
+        &mut self,
+        code: &str,
+        timeout: Duration,
+    ) -> Result<(Value, Vec<Value>)> {
         let id = self.submit(code).await?;
-        let reply = self.recv(Channel::Shell, Duration::from_secs(120)).await?;
+        let reply = self.recv(Channel::Shell, timeout).await?;
         let iopub = self.iopub_until_idle(&id, Duration::from_secs(30)).await?;
         Ok((reply, iopub))
     }
