@@ -419,21 +419,53 @@ async fn stop_on_error_aborts_queued_cells() {
     assert_ne!(result_text(&iopub).as_deref(), Some("11"));
 }
 
-/// The prelude's compiled library in a directory evcxr builds in, with its inode.
-fn prelude_rlib(dir: &std::path::Path) -> Option<(std::path::PathBuf, u64)> {
+/// Every compiled library (rlib) in a directory evcxr builds in, by file name, with its inode.
+fn compiled_libraries(dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
     use std::os::unix::fs::MetadataExt;
-    let deps = std::fs::read_dir(dir.join("target"))
-        .ok()?
+    let Some(deps) = std::fs::read_dir(dir.join("target"))
+        .ok()
+        .and_then(|targets| {
+            targets.flatten().find_map(|e| {
+                let d = e.path().join("debug/deps");
+                d.exists().then_some(d)
+            })
+        })
+    else {
+        return Default::default();
+    };
+    std::fs::read_dir(deps)
+        .unwrap()
         .flatten()
-        .find_map(|e| {
-            let d = e.path().join("debug/deps");
-            d.exists().then_some(d)
-        })?;
-    std::fs::read_dir(deps).ok()?.flatten().find_map(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        (name.starts_with("libtrainbook-") && name.ends_with(".rlib"))
-            .then(|| (e.path(), e.metadata().unwrap().ino()))
-    })
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".rlib")
+                .then(|| (name, e.metadata().unwrap().ino()))
+        })
+        .collect()
+}
+
+/// Asserts that a kernel's build directory holds exactly the template's libraries, as the same
+/// files (hard links): nothing was recompiled, nothing was added.
+#[track_caller]
+fn assert_reused(kernel_dir: &std::path::Path, template: &std::collections::BTreeMap<String, u64>) {
+    let libraries = compiled_libraries(kernel_dir);
+    let rebuilt: Vec<&String> = libraries
+        .iter()
+        .filter(|(name, inode)| template.get(*name) != Some(inode))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        rebuilt.is_empty(),
+        "{} rebuilt or added {} libraries instead of reusing the template's: {rebuilt:?}",
+        kernel_dir.display(),
+        rebuilt.len()
+    );
+    assert_eq!(
+        libraries.len(),
+        template.len(),
+        "libraries missing in {}",
+        kernel_dir.display()
+    );
 }
 
 fn cache_root() -> std::path::PathBuf {
@@ -468,7 +500,16 @@ async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
         .filter(|p| p.join("READY").exists())
         .collect();
     assert_eq!(templates.len(), 1, "expected one built prelude template");
-    let (_, template_inode) = prelude_rlib(&templates[0]).expect("template has the prelude rlib");
+    let template = compiled_libraries(&templates[0]);
+    assert!(
+        template
+            .keys()
+            .any(|name| name.starts_with("libtrainbook-"))
+            && template
+                .keys()
+                .any(|name| name.starts_with("libpolars_core-")),
+        "the template holds the prelude and its dependencies: {template:?}"
+    );
 
     // Two kernels at once.
     let a = Kernel::start().unwrap();
@@ -480,13 +521,7 @@ async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
     assert_eq!(rb["content"]["status"], "ok");
     assert!(result_text(&ia).unwrap().contains('.'));
     for kernel in [&a, &b] {
-        let (path, inode) = prelude_rlib(&kernel_work_dir(kernel.child.id())).unwrap();
-        assert_eq!(
-            inode,
-            template_inode,
-            "{} was rebuilt, not reused",
-            path.display()
-        );
+        assert_reused(&kernel_work_dir(kernel.child.id()), &template);
     }
 
     // Restart (Jupyter's restart is a new process): still no rebuild.
@@ -504,10 +539,43 @@ async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
     let mut cr = restarted.connect().await.unwrap();
     let (reply, _) = cr.execute("1 + 1").await.unwrap();
     assert_eq!(reply["content"]["status"], "ok");
-    let (_, inode) = prelude_rlib(&kernel_work_dir(restarted.child.id())).unwrap();
-    assert_eq!(inode, template_inode);
+    assert_reused(&kernel_work_dir(restarted.child.id()), &template);
     eprintln!(
         "restarted kernel answered its first cell after {:?}",
         started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dep_cell_shows_build_progress_while_it_compiles() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    let fixture = trainbook_tests::repo_root().join("tests/fixtures/slow_crate");
+    let code = format!(
+        ":dep slow_crate = {{ path = {:?} }}\nslow_crate::answer()",
+        fixture.display().to_string()
+    );
+    let (reply, iopub) = c.execute(&code).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("42"));
+    let shown = of_type(&iopub, "display_data");
+    let first = shown
+        .iter()
+        .map(|m| {
+            m["content"]["data"]["text/plain"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .find(|t| t.starts_with("Compiling dependencies for :dep"))
+        .unwrap_or_else(|| panic!("no build progress among {iopub:#?}"));
+    assert!(first.contains("crates built so far"), "{first}");
+    let last = of_type(&iopub, "update_display_data");
+    let last = last
+        .last()
+        .expect("the progress display is updated at the end");
+    let text = last["content"]["data"]["text/plain"].as_str().unwrap();
+    assert!(
+        text.starts_with("Compiled ") && text.contains(" crates in "),
+        "{text}"
     );
 }

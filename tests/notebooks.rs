@@ -92,9 +92,48 @@ fn tour() {
     let progress = &cells[3]["outputs"][1]["data"]["text/html"];
     assert!(text(progress).contains("value='100'"), "{progress}");
     assert_eq!(cells[3]["outputs"].as_array().unwrap().len(), 3);
-    assert_eq!(outputs_text(cells[4]), vec!["execute_result: 10"]);
-    assert_eq!(outputs_text(cells[5]), vec!["execute_result: 1000000"]);
-    let vars = text(&cells[6]["outputs"][0]["data"]["text/plain"]);
-    assert!(vars.contains("mean: f64"), "{vars}");
+    // Data, metrics and charts from the prelude.
+    let iris = text(&cells[4]["outputs"][0]["data"]["text/html"]);
+    assert!(
+        iris.contains("150 samples, 4 features, 3 classes"),
+        "{iris}"
+    );
+    let report = text(&cells[5]["outputs"][0]["data"]["text/plain"]);
+    assert!(
+        report.contains("virginica") && report.contains("weighted avg"),
+        "{report}"
+    );
+    let accuracy_line = report
+        .lines()
+        .find(|l| l.trim_start().starts_with("accuracy"))
+        .unwrap();
+    assert!(
+        accuracy_line.contains("0.95") && accuracy_line.contains("150"),
+        "{report}"
+    );
+    let confusion = text(&cells[6]["outputs"][0]["data"]["text/html"]);
+    assert!(
+        confusion.contains("<th>setosa</th><td>50</td><td>0</td><td>0</td>"),
+        "{confusion}"
+    );
+    // The live chart keeps one output: its final frame, 30 epochs of both series.
+    let chart_outputs = cells[7]["outputs"].as_array().unwrap();
+    assert_eq!(chart_outputs.len(), 1, "{chart_outputs:?}");
+    let svg = text(&chart_outputs[0]["data"]["image/svg+xml"]);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("\nvalidation\n</text>"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("\n30\n</text>") || svg.contains("\n30.0\n</text>"),
+        "last epoch on the axis"
+    );
+    assert_eq!(outputs_text(cells[8]), vec!["execute_result: 10"]);
+    assert_eq!(outputs_text(cells[9]), vec!["execute_result: 1000000"]);
+    let vars = text(&cells[10]["outputs"][0]["data"]["text/plain"]);
+    assert!(
+        vars.contains("mean: f64") && vars.contains("iris: Dataset"),
+        "{vars}"
+    );
     assert_not_stale("00_tour.ipynb", &nb, &committed);
 }

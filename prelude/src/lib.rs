@@ -10,6 +10,7 @@
 //! assert!(!interrupted());
 //! ```
 
+pub mod charts;
 pub mod data;
 pub mod display;
 pub mod metrics;
@@ -17,10 +18,11 @@ pub mod runtime;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
+    pub use crate::charts::{Chart, LineChart};
     pub use crate::data::*;
     pub use crate::display::{
-        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, Html, Json, Markdown,
-        MimeBundle, Png, Render, Svg, Text,
+        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, EvcxrDisplayDebug,
+        Html, Json, Markdown, MimeBundle, Png, Render, Svg, Text,
     };
     pub use crate::metrics::*;
     pub use crate::runtime::{in_kernel, input, interrupted, password};

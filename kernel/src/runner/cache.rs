@@ -86,7 +86,6 @@ pub struct PreludeCache {
     prelude: PathBuf,
     template: PathBuf,
     lock_file: PathBuf,
-    cargo_lock: Option<PathBuf>,
 }
 
 impl PreludeCache {
@@ -98,10 +97,7 @@ impl PreludeCache {
                 prelude.display()
             )
         })?;
-        let cargo_lock = prelude
-            .parent()
-            .map(|p| p.join("Cargo.lock"))
-            .filter(|p| p.exists());
+        let cargo_lock = project_lock(&prelude);
         let key = cache_key(&prelude, cargo_lock.as_deref())?;
         let root = cache_root()?.join("prelude");
         private_dir(&root)?;
@@ -109,7 +105,6 @@ impl PreludeCache {
             template: root.join(key),
             lock_file: root.join(".lock"),
             prelude,
-            cargo_lock,
         })
     }
 
@@ -150,10 +145,13 @@ impl PreludeCache {
             fs::remove_dir_all(&self.template)?;
         }
         private_dir(&self.template)?;
-        if let Some(lock) = &self.cargo_lock {
-            // Pin the versions the project was tested with: evcxr's own resolution would pick
-            // the newest semver-compatible releases.
-            fs::copy(lock, self.template.join("Cargo.lock"))?;
+        if let Some(previous) = newest_other_template(&self.template) {
+            // Dependencies rarely change when the prelude does: start from the last build so
+            // cargo only recompiles what changed (fingerprints decide), not all 300 crates.
+            progress("Reusing the previous prelude build; only what changed is recompiled.");
+            seed_tree(&previous, &self.template).with_context(|| {
+                format!("cannot copy the previous build {}", previous.display())
+            })?;
         }
         let runner =
             super::Runner::start_for_precompile(self.template.clone(), self.prelude.clone())?;
@@ -180,6 +178,17 @@ impl PreludeCache {
             .with_context(|| format!("cannot copy the prelude cache into {}", dir.display()))?;
         Ok(dir)
     }
+}
+
+/// The lock file of the project the prelude belongs to. Copied into the evcxr crate right
+/// before the prelude's `:dep` (evcxr's dependency-free first compile prunes any lock already
+/// there), it pins the versions the project was tested with, and makes the template and every
+/// kernel resolve identically, so kernels reuse the template's artifacts instead of rebuilding.
+pub fn project_lock(prelude: &Path) -> Option<PathBuf> {
+    prelude
+        .parent()
+        .map(|p| p.join("Cargo.lock"))
+        .filter(|p| p.exists())
 }
 
 fn cache_key(prelude: &Path, cargo_lock: Option<&Path>) -> Result<String> {
@@ -253,6 +262,21 @@ fn seed_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The most recently completed template other than `current`, if any.
+fn newest_other_template(current: &Path) -> Option<PathBuf> {
+    let parent = current.parent()?;
+    fs::read_dir(parent)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != current && p.join(READY).exists())
+        .max_by_key(|p| {
+            fs::metadata(p.join(READY))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+        })
 }
 
 fn sweep_other_templates(keep: &Path) {

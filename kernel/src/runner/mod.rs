@@ -3,11 +3,12 @@
 mod cache;
 mod forward;
 pub mod host;
+mod progress;
 
 pub use cache::{prelude_dir, PreludeCache};
 pub use forward::{Output, OutputSink};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use evcxr::{CommandContext, EvalCallbacks};
 use forward::Forwarder;
 use serde_json::{Map, Value};
@@ -141,8 +142,10 @@ impl Runner {
         // evcxr reads its work directory from the environment.
         std::env::set_var("EVCXR_TMPDIR", &work_dir);
         add_std_to_library_path();
+        let started = std::time::Instant::now();
         let (eval_context, outputs) = evcxr::EvalContext::new()
             .map_err(|e| anyhow::anyhow!("could not start the Rust evaluator: {e}"))?;
+        log_phase("evcxr started", started);
         let context = CommandContext::with_eval_context(eval_context);
         let running_since = forward::RunningSince::default();
         let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, running_since.clone());
@@ -185,14 +188,23 @@ impl Runner {
         let Some(prelude) = self.prelude.clone() else {
             return Ok(());
         };
+        if let Some(lock) = cache::project_lock(&prelude) {
+            std::fs::copy(&lock, self.work_dir.join("Cargo.lock"))
+                .with_context(|| format!("cannot copy {} into the build", lock.display()))?;
+        }
         let code = format!(
             ":dep trainbook = {{ path = {:?} }}\nuse trainbook::prelude::*;",
             prelude.display().to_string()
         );
+        let started = std::time::Instant::now();
         self.context
             .execute(&code)
             .map_err(|e| anyhow::anyhow!("could not load the Trainbook prelude: {e}"))?;
-        self.attach()
+        log_phase("prelude loaded", started);
+        let started = std::time::Instant::now();
+        self.attach()?;
+        log_phase("prelude attached", started);
+        Ok(())
     }
 
     /// Connects the prelude to this runner process (panic hook, stdout flush). Needed again
@@ -202,7 +214,9 @@ impl Runner {
             return Ok(());
         }
         self.context
-            .execute("trainbook::runtime::attach();")
+            // The `?` makes evcxr switch its cells to returning Result now, once: otherwise the
+            // first user cell ending in `expr?` is compiled three times and shown as Debug text.
+            .execute("trainbook::runtime::attach();\nOk::<(), String>(())?;")
             .map_err(|e| anyhow::anyhow!("could not attach the prelude to the runner: {e}"))?;
         self.forwarder.flush();
         Ok(())
@@ -241,7 +255,10 @@ impl Runner {
         let mut callbacks = EvalCallbacks {
             input_reader: &|request| input(&decode_prompt(&request.prompt), request.is_password),
         };
+        let progress = progress::loads_crates(code)
+            .then(|| progress::BuildProgress::start(&self.work_dir, sink.clone()));
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        drop(progress);
         let (interrupt_requested, killed) = {
             let mut state = self.state.lock().unwrap();
             state.running = false;
@@ -537,4 +554,12 @@ impl Drop for Runner {
             let _ = std::fs::remove_dir_all(&self.work_dir);
         }
     }
+}
+
+/// Start-up phases go to the kernel's log (stderr), for diagnosing slow starts.
+fn log_phase(what: &str, started: std::time::Instant) {
+    eprintln!(
+        "[trainbook] {what} in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 }

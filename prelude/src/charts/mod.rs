@@ -1,0 +1,123 @@
+//! Charts drawn with plotters, shown inline as SVG (PNG on request) and savable to files.
+//!
+//! Text is measured and (for PNG) drawn with DejaVu Sans embedded in the prelude, so charts
+//! look the same on machines without fonts. Charts have an opaque white background, which
+//! keeps them readable in JupyterLab's dark theme too.
+
+mod line;
+
+pub use line::LineChart;
+
+use crate::display::{MimeBundle, Png, Render};
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::Once;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_fonts() {
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold, FontStyle::Italic] {
+            plotters::style::register_font("sans-serif", style, FONT)
+                .map_err(|_| ())
+                .expect("the embedded DejaVu Sans font is valid");
+        }
+    });
+}
+
+/// Series colours: colour-blind-safe (Okabe–Ito), dark enough on white.
+pub(crate) const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(240, 228, 66),
+];
+
+/// What every chart can do: draw itself on a plotters drawing area of any backend.
+pub trait Chart {
+    /// Size in pixels (width, height).
+    fn size(&self) -> (u32, u32);
+    /// Draws onto an SVG drawing area.
+    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>;
+    /// Draws onto a bitmap drawing area.
+    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>;
+}
+
+fn plot_error<E: std::error::Error + Send + Sync>(error: DrawingAreaErrorKind<E>) -> anyhow::Error {
+    anyhow!("drawing the chart failed: {error}")
+}
+
+/// The chart as an SVG document.
+pub fn to_svg(chart: &dyn Chart) -> Result<String> {
+    register_fonts();
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
+        area.fill(&WHITE).map_err(plot_error)?;
+        chart.draw_svg(&area)?;
+        area.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// The chart as PNG bytes.
+pub fn to_png(chart: &dyn Chart) -> Result<Vec<u8>> {
+    register_fonts();
+    let (width, height) = chart.size();
+    let mut pixels = vec![0u8; (width * height * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        area.fill(&WHITE).map_err(plot_error)?;
+        chart.draw_bitmap(&area)?;
+        area.present().map_err(plot_error)?;
+    }
+    let image = image::RgbImage::from_raw(width, height, pixels)
+        .context("the bitmap has the chart's size")?;
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(
+            &mut std::io::Cursor::new(&mut png),
+            image::ImageOutputFormat::Png,
+        )
+        .context("encoding the chart as PNG failed")?;
+    Ok(png)
+}
+
+/// Writes the chart to `path`: `.svg` or `.png`, by the extension.
+pub fn save(chart: &dyn Chart, path: &Path) -> Result<()> {
+    let bytes = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => to_svg(chart)?.into_bytes(),
+        Some("png") => to_png(chart)?,
+        _ => bail!(
+            "cannot save a chart as {}: use a file name ending in .svg or .png",
+            path.display()
+        ),
+    };
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The bundle every chart shows: SVG, with a text fallback.
+pub(crate) fn chart_bundle(chart: &dyn Chart, description: String) -> MimeBundle {
+    match to_svg(chart) {
+        Ok(svg) => MimeBundle::text(description).with("image/svg+xml", svg),
+        Err(error) => MimeBundle::text(format!("{description} (not drawn: {error})")),
+    }
+}
+
+/// A chart shown as PNG instead of SVG.
+pub(crate) fn png_display(chart: &dyn Chart) -> Result<Png> {
+    Ok(Png::new(to_png(chart)?))
+}
+
+impl Render for dyn Chart {
+    fn mime_bundle(&self) -> MimeBundle {
+        chart_bundle(self, "chart".to_string())
+    }
+}

@@ -1,0 +1,75 @@
+//! Charts render to valid SVG and PNG that hold their series, labels and legend.
+
+use trainbook::prelude::*;
+
+fn training_curves() -> LineChart {
+    LineChart::new("Training curves")
+        .x_label("epoch")
+        .y_label("loss")
+        .series("train loss", &[0.9, 0.6, 0.45, 0.38, 0.33])
+        .series("validation loss", &[1.0, 0.75, 0.62, 0.60, 0.61])
+}
+
+#[test]
+fn line_chart_svg_holds_title_axes_and_legend() {
+    let svg = training_curves().to_svg().unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for text in [
+        "Training curves",
+        "epoch",
+        "loss",
+        "train loss",
+        "validation loss",
+    ] {
+        assert!(
+            svg.contains(&format!("\n{text}\n</text>")),
+            "{text} missing from the SVG"
+        );
+    }
+    // Two series lines (polylines) plus two legend swatches.
+    assert!(svg.matches("<polyline").count() >= 4, "{svg}");
+    let bundle = training_curves().mime_bundle();
+    assert!(bundle.data.contains_key("image/svg+xml"));
+}
+
+#[test]
+fn line_chart_png_is_a_real_png_with_drawn_pixels() {
+    let png = training_curves().to_png().unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (640, 360));
+    let series_blue = image.pixels().filter(|p| p.0 == [0, 114, 178]).count();
+    assert!(
+        series_blue > 100,
+        "the first series is drawn ({series_blue} pixels)"
+    );
+    let dark_text = image
+        .pixels()
+        .filter(|p| p.0.iter().all(|&c| c < 60))
+        .count();
+    assert!(
+        dark_text > 200,
+        "labels are drawn with the embedded font ({dark_text} pixels)"
+    );
+    let dir = std::env::temp_dir().join(format!("trainbook-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    training_curves().save(dir.join("curves.png")).unwrap();
+    training_curves().save(dir.join("curves.svg")).unwrap();
+    assert!(std::fs::read(dir.join("curves.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let error = training_curves()
+        .save(dir.join("curves.jpg"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("ending in .svg or .png"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_empty_chart_says_why_it_cannot_be_drawn() {
+    let error = LineChart::new("nothing").to_svg().unwrap_err().to_string();
+    assert!(error.contains("no finite points"), "{error}");
+    let chart = LineChart::new("nan only").series("a", &[f64::NAN]);
+    let text = chart.mime_bundle().data["text/plain"].to_string();
+    assert!(text.contains("not drawn"), "{text}");
+}
