@@ -422,7 +422,7 @@ async fn stop_on_error_aborts_queued_cells() {
 /// Every compiled library (rlib) in a directory evcxr builds in, by file name, with its inode.
 fn compiled_libraries(dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
     use std::os::unix::fs::MetadataExt;
-    let Some(deps) = std::fs::read_dir(dir.join("target"))
+    let Some(deps) = std::fs::read_dir(dir.join("ctx/target"))
         .ok()
         .and_then(|targets| {
             targets.flatten().find_map(|e| {

@@ -152,6 +152,15 @@ impl PreludeCache {
             seed_tree(&previous, &self.template).with_context(|| {
                 format!("cannot copy the previous build {}", previous.display())
             })?;
+            // Templates from before the workspace layout kept evcxr's build at the top.
+            let (old, new) = (
+                self.template.join("target"),
+                self.template.join("ctx/target"),
+            );
+            if old.is_dir() && !new.exists() {
+                private_dir(&self.template.join("ctx"))?;
+                fs::rename(old, new)?;
+            }
         }
         let runner =
             super::Runner::start_for_precompile(self.template.clone(), self.prelude.clone())?;
@@ -180,10 +189,9 @@ impl PreludeCache {
     }
 }
 
-/// The lock file of the project the prelude belongs to. Copied into the evcxr crate right
-/// before the prelude's `:dep` (evcxr's dependency-free first compile prunes any lock already
-/// there), it pins the versions the project was tested with, and makes the template and every
-/// kernel resolve identically, so kernels reuse the template's artifacts instead of rebuilding.
+/// The lock file of the project the prelude belongs to. Copied into every build workspace
+/// (see `workspace`), it pins the versions the project was tested with and makes the template
+/// and every kernel resolve identically, so kernels reuse the template's artifacts.
 pub fn project_lock(prelude: &Path) -> Option<PathBuf> {
     prelude
         .parent()
@@ -194,6 +202,8 @@ pub fn project_lock(prelude: &Path) -> Option<PathBuf> {
 fn cache_key(prelude: &Path, cargo_lock: Option<&Path>) -> Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION"));
+    // The build layout (see `workspace`); a new layout needs a new template.
+    hasher.update("layout: ctx + pin workspace");
     let rustc = std::process::Command::new(std::env::var_os("RUSTC").unwrap_or("rustc".into()))
         .arg("-vV")
         .output()
@@ -235,9 +245,15 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Copies the template: big files hard-linked, small ones copied with their times kept (cargo
-/// compares them), evcxr's per-run files left out.
+/// Copies the template: big build artifacts under `target/` hard-linked, everything else
+/// copied with its modification time kept (cargo compares them), evcxr's per-run files left
+/// out. Files cargo rewrites in place (Cargo.lock, Cargo.toml) must never be shared: a kernel
+/// pruning its lock would prune every other kernel's and the template's.
 fn seed_tree(from: &Path, to: &Path) -> Result<()> {
+    seed_dir(from, to, false)
+}
+
+fn seed_dir(from: &Path, to: &Path, in_target: bool) -> Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -249,12 +265,13 @@ fn seed_tree(from: &Path, to: &Path) -> Result<()> {
         let file_type = entry.file_type()?;
         if file_type.is_dir() {
             fs::DirBuilder::new().mode(0o700).create(&target)?;
-            seed_tree(&source, &target)?;
+            seed_dir(&source, &target, in_target || name == "target")?;
         } else if file_type.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&source)?, &target)?;
         } else {
             let meta = entry.metadata()?;
-            if meta.len() < LINK_THRESHOLD || fs::hard_link(&source, &target).is_err() {
+            let link = in_target && meta.len() >= LINK_THRESHOLD;
+            if !link || fs::hard_link(&source, &target).is_err() {
                 fs::copy(&source, &target)?;
                 let file = fs::File::options().write(true).open(&target)?;
                 file.set_modified(meta.modified()?)?;

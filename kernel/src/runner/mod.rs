@@ -4,11 +4,12 @@ mod cache;
 mod forward;
 pub mod host;
 mod progress;
+mod workspace;
 
 pub use cache::{prelude_dir, PreludeCache};
 pub use forward::{Output, OutputSink};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use evcxr::{CommandContext, EvalCallbacks};
 use forward::Forwarder;
 use serde_json::{Map, Value};
@@ -120,6 +121,8 @@ pub struct Runner {
     interrupt: InterruptHandle,
     prelude: Option<PathBuf>,
     work_dir: PathBuf,
+    /// evcxr's crate inside `work_dir` (see `workspace`).
+    crate_dir: PathBuf,
     print_timing: bool,
 }
 
@@ -139,8 +142,9 @@ impl Runner {
     }
 
     fn start_in(work_dir: PathBuf, options: RunnerOptions) -> Result<Runner> {
-        // evcxr reads its work directory from the environment.
-        std::env::set_var("EVCXR_TMPDIR", &work_dir);
+        // evcxr reads its crate directory from the environment.
+        let crate_dir = workspace::prepare(&work_dir, options.prelude.as_deref())?;
+        std::env::set_var("EVCXR_TMPDIR", &crate_dir);
         add_std_to_library_path();
         let started = std::time::Instant::now();
         let (eval_context, outputs) = evcxr::EvalContext::new()
@@ -163,6 +167,7 @@ impl Runner {
             interrupt,
             prelude: options.prelude,
             work_dir,
+            crate_dir,
             print_timing: false,
         };
         runner.load_prelude()?;
@@ -188,10 +193,6 @@ impl Runner {
         let Some(prelude) = self.prelude.clone() else {
             return Ok(());
         };
-        if let Some(lock) = cache::project_lock(&prelude) {
-            std::fs::copy(&lock, self.work_dir.join("Cargo.lock"))
-                .with_context(|| format!("cannot copy {} into the build", lock.display()))?;
-        }
         let code = format!(
             ":dep trainbook = {{ path = {:?} }}\nuse trainbook::prelude::*;",
             prelude.display().to_string()
@@ -256,7 +257,7 @@ impl Runner {
             input_reader: &|request| input(&decode_prompt(&request.prompt), request.is_password),
         };
         let progress = progress::loads_crates(code)
-            .then(|| progress::BuildProgress::start(&self.work_dir, sink.clone()));
+            .then(|| progress::BuildProgress::start(&self.crate_dir, sink.clone()));
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
         drop(progress);
         let (interrupt_requested, killed) = {
@@ -451,7 +452,13 @@ fn add_std_to_library_path() {
     }
     let mut paths = vec![PathBuf::from(&libdir)];
     if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
-        paths.extend(std::env::split_paths(&existing).filter(|p| p != Path::new(&libdir)));
+        // LD_LIBRARY_PATH outranks the cells' RUNPATH, so a directory holding another build of
+        // the prelude dylib (cargo test and cargo run put the workspace's target/…/deps here)
+        // would make the runner load the wrong libtrainbook.so.
+        paths.extend(
+            std::env::split_paths(&existing)
+                .filter(|p| p != Path::new(&libdir) && !p.join("libtrainbook.so").exists()),
+        );
     }
     if let Ok(joined) = std::env::join_paths(paths) {
         std::env::set_var("LD_LIBRARY_PATH", joined);
