@@ -6,6 +6,7 @@ needs Chromium from Debian's packages and JupyterLab.
 
 Usage: python tour_in_jupyterlab.py TRAINBOOK_BIN SCREENSHOT.png
 """
+import base64
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 from selenium import webdriver
@@ -31,15 +33,38 @@ def free_port():
         return s.getsockname()[1]
 
 
+driver = None
+
+
 def fail(message):
+    if driver is not None:
+        driver.save_screenshot("/tmp/trainbook-jupyterlab-failure.png")
+        print("screenshot of the failure: /tmp/trainbook-jupyterlab-failure.png")
+    log = work / "lab.log"
+    if log.exists():
+        print(log.read_text()[-3000:])
     print(f"FAIL: {message}")
     sys.exit(1)
+
+
+def decode_svg(source):
+    """The SVG text of an <img> data: URL (base64 or percent-encoded) or of inline SVG."""
+    if not source.startswith("data:"):
+        return source
+    header, _, data = source.partition(",")
+    if header.endswith(";base64"):
+        return base64.b64decode(data).decode("utf-8", "replace")
+    return urllib.parse.unquote(data)
 
 
 work = Path(tempfile.mkdtemp(prefix="trainbook-lab-"))
 env = dict(os.environ, JUPYTER_DATA_DIR=str(work / "data"), JUPYTER_CONFIG_DIR=str(work / "config"),
            JUPYTER_RUNTIME_DIR=str(work / "runtime"))
 subprocess.run([trainbook, "install", "--user"], env=env, check=True)
+# No "get Jupyter news?" pop-up over the screenshot.
+(work / "config" / "labconfig").mkdir(parents=True)
+(work / "config" / "labconfig" / "page_config.json").write_text(json.dumps(
+    {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
 shutil.copy(ROOT / "notebooks" / "00_tour.ipynb", work / "tour.ipynb")
 # Start from a notebook without outputs, so everything seen was drawn in this run.
 nb = json.loads((work / "tour.ipynb").read_text())
@@ -52,7 +77,9 @@ port, token = free_port(), "trainbook-test"
 jupyter = shutil.which("jupyter", path=str(ROOT / ".venv" / "bin")) or shutil.which("jupyter")
 lab = subprocess.Popen(
     [jupyter, "lab", "--no-browser", f"--port={port}", f"--IdentityProvider.token={token}",
-     f"--ServerApp.root_dir={work}", "--ServerApp.ip=127.0.0.1"],
+     f"--ServerApp.root_dir={work}", "--ServerApp.ip=127.0.0.1"]
+    # CI machines and containers run as root; JupyterLab refuses that without the flag.
+    + (["--allow-root"] if os.geteuid() == 0 else []),
     env=env, stdout=subprocess.DEVNULL, stderr=open(work / "lab.log", "w"))
 options = Options()
 for arg in ["--headless=new", "--no-sandbox", "--window-size=1280,1600", "--disable-gpu"]:
@@ -103,10 +130,14 @@ try:
     frames, counts = [], set()
     end = time.time() + 180
     while time.time() < end:
-        svgs = driver.execute_script(
-            "return Array.from(document.querySelectorAll('.jp-OutputArea-output'))"
-            ".map(o => o.querySelector('svg') ? o.querySelector('svg').outerHTML : null)"
-            ".filter(s => s && s.includes('validation'))")
+        # JupyterLab shows image/svg+xml as an <img> with a data: URL (or inline <svg>).
+        sources = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.jp-OutputArea-output')).map(o => {"
+            "  const img = o.querySelector('img[src^=\"data:image/svg+xml\"]');"
+            "  if (img) return img.getAttribute('src');"
+            "  const svg = o.querySelector('svg'); return svg ? svg.outerHTML : null;"
+            "}).filter(s => s)")
+        svgs = [svg for svg in map(decode_svg, sources) if "validation" in svg]
         if svgs:
             counts.add(len(svgs))
             if not frames or frames[-1] != svgs[0]:
@@ -128,10 +159,11 @@ try:
     if tracebacks:
         fail(f"a cell failed: {tracebacks[0][:500]}")
     # Screenshot: the metrics and the final chart.
-    target = driver.execute_script(
-        "const o = Array.from(document.querySelectorAll('.jp-OutputArea-output'))"
-        ".find(o => o.querySelector('svg') && o.innerHTML.includes('validation'));"
-        "const cell = o.closest('.jp-Cell'); cell.scrollIntoView({block: 'end'}); return true;")
+    # Bring the report, confusion matrix and chart into view.
+    driver.execute_script(
+        "const imgs = Array.from(document.querySelectorAll("
+        "'.jp-OutputArea-output img[src^=\"data:image/svg+xml\"]'));"
+        "imgs[imgs.length - 1].closest('.jp-Cell').scrollIntoView({block: 'end'});")
     time.sleep(1)
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(screenshot))
