@@ -55,6 +55,12 @@ fn plot_error<E: std::error::Error + Send + Sync>(error: DrawingAreaErrorKind<E>
 }
 
 /// The chart as an SVG document.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let svg = trainbook::charts::to_svg(&LineChart::new("x").series("a", &[1.0, 2.0])).unwrap();
+/// assert!(svg.starts_with("<svg"));
+/// ```
 pub fn to_svg(chart: &dyn Chart) -> Result<String> {
     register_fonts();
     let mut svg = String::new();
@@ -68,6 +74,12 @@ pub fn to_svg(chart: &dyn Chart) -> Result<String> {
 }
 
 /// The chart as PNG bytes.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let png = trainbook::charts::to_png(&LineChart::new("x").series("a", &[1.0, 2.0])).unwrap();
+/// assert!(png.starts_with(b"\x89PNG"));
+/// ```
 pub fn to_png(chart: &dyn Chart) -> Result<Vec<u8>> {
     register_fonts();
     let (width, height) = chart.size();
@@ -91,6 +103,13 @@ pub fn to_png(chart: &dyn Chart) -> Result<Vec<u8>> {
 }
 
 /// Writes the chart to `path`: `.svg` or `.png`, by the extension.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let path = std::env::temp_dir().join("trainbook-doc-chart.svg");
+/// trainbook::charts::save(&LineChart::new("x").series("a", &[1.0]), &path).unwrap();
+/// assert!(std::fs::read_to_string(&path).unwrap().contains("<svg"));
+/// ```
 pub fn save(chart: &dyn Chart, path: &Path) -> Result<()> {
     let bytes = match path.extension().and_then(|e| e.to_str()) {
         Some("svg") => to_svg(chart)?.into_bytes(),

@@ -143,6 +143,10 @@ pub fn load_diabetes() -> Dataset {
 
 impl Dataset {
     /// The feature columns without the target.
+    ///
+    /// ```
+    /// assert_eq!(trainbook::prelude::load_wine().features().width(), 13);
+    /// ```
     pub fn features(&self) -> DataFrame {
         self.frame
             .drop("target")
@@ -184,6 +188,10 @@ impl Dataset {
     }
 
     /// The target as f64 values (class indices as numbers for classification).
+    ///
+    /// ```
+    /// assert_eq!(trainbook::prelude::load_diabetes().y_values().len(), 442);
+    /// ```
     pub fn y_values(&self) -> Vec<f64> {
         column_f64(&self.frame, "target").expect("datasets have a numeric target")
     }

@@ -121,6 +121,12 @@ pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize]) -> Result<ConfusionM
 
 impl ConfusionMatrix {
     /// Names the classes in displays (`names[label]` for each label).
+    ///
+    /// ```
+    /// use trainbook::metrics::confusion_matrix;
+    /// let m = confusion_matrix(&[0, 1], &[0, 1]).unwrap().with_names(&["cat".into(), "dog".into()]);
+    /// assert_eq!(m.label_name(1), "dog");
+    /// ```
     pub fn with_names(mut self, names: &[String]) -> ConfusionMatrix {
         self.names = Some(names.to_vec());
         self
