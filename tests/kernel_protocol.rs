@@ -168,6 +168,17 @@ async fn every_request_gets_its_reply_on_the_right_channel() {
         .unwrap();
     assert!(r["content"]["comms"].as_object().unwrap().is_empty());
 
+    // :opt would be ignored by cargo in the build workspace; the kernel says so instead.
+    let (reply, _) = c.execute(":opt 0").await.unwrap();
+    assert_eq!(reply["content"]["status"], "error");
+    assert!(
+        reply["content"]["evalue"]
+            .as_str()
+            .unwrap()
+            .contains("opt-level 2"),
+        "{reply}"
+    );
+
     // Shutdown on control: reply, then the process exits.
     let r = c
         .request(
@@ -442,7 +453,7 @@ fn compiled_libraries(
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let meta = e.metadata().unwrap();
-            name.ends_with(".rlib")
+            (name.ends_with(".rlib") || name == "libtrainbook.so")
                 .then(|| (name, (meta.ino(), meta.mtime(), meta.len())))
         })
         .collect()
@@ -515,9 +526,7 @@ async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
     assert_eq!(templates.len(), 1, "expected one built prelude template");
     let template = compiled_libraries(&templates[0]);
     assert!(
-        template
-            .keys()
-            .any(|name| name.starts_with("libtrainbook-"))
+        template.keys().any(|name| name == "libtrainbook.so")
             && template
                 .keys()
                 .any(|name| name.starts_with("libpolars_core-")),

@@ -371,6 +371,22 @@ impl Runner {
             });
             return Some(CellOutcome::default());
         }
+        if trimmed == ":opt" || trimmed.starts_with(":opt ") {
+            // The build workspace's root profile governs (see `workspace`): evcxr's `:opt` would
+            // be ignored by cargo, and changing it would recompile every prelude dependency.
+            let message = "Trainbook builds cells and the prelude at opt-level 2 and does not \
+                           change it per notebook (a change would recompile the prelude's ~300 \
+                           crates). Heavy work belongs in prelude functions, which are optimised."
+                .to_string();
+            return Some(CellOutcome {
+                error: Some(CellError {
+                    ename: "UnsupportedCommand".into(),
+                    evalue: message.clone(),
+                    traceback: vec![message],
+                }),
+                ..Default::default()
+            });
+        }
         if trimmed == ":vars" {
             let mut html = String::from("<table><tr><th>Variable</th><th>Type</th></tr>");
             let mut text = String::new();
