@@ -149,7 +149,7 @@ impl PreludeCache {
             // Dependencies rarely change when the prelude does: start from the last build so
             // cargo only recompiles what changed (fingerprints decide), not all 300 crates.
             progress("Reusing the previous prelude build; only what changed is recompiled.");
-            seed_tree(&previous, &self.template).with_context(|| {
+            seed_dir(&previous, &self.template, false, true).with_context(|| {
                 format!("cannot copy the previous build {}", previous.display())
             })?;
             // Templates from before the workspace layout kept evcxr's build at the top.
@@ -250,14 +250,24 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// out. Files cargo rewrites in place (Cargo.lock, Cargo.toml) must never be shared: a kernel
 /// pruning its lock would prune every other kernel's and the template's.
 fn seed_tree(from: &Path, to: &Path) -> Result<()> {
-    seed_dir(from, to, false)
+    seed_dir(from, to, false, false)
 }
 
-fn seed_dir(from: &Path, to: &Path, in_target: bool) -> Result<()> {
+/// `without_prelude`: leave out the prelude's own build outputs, for a new template: the prelude
+/// changed, so they are rebuilt anyway, and a rebuild must not write through links into files
+/// of the previous template.
+fn seed_dir(from: &Path, to: &Path, in_target: bool, without_prelude: bool) -> Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
         if name == "src" || name == READY || name == "incremental" || name == ".cargo-lock" {
+            continue;
+        }
+        let text = name.to_string_lossy();
+        if without_prelude
+            && in_target
+            && (text.starts_with("libtrainbook") || text.starts_with("trainbook"))
+        {
             continue;
         }
         let source = entry.path();
@@ -265,7 +275,12 @@ fn seed_dir(from: &Path, to: &Path, in_target: bool) -> Result<()> {
         let file_type = entry.file_type()?;
         if file_type.is_dir() {
             fs::DirBuilder::new().mode(0o700).create(&target)?;
-            seed_dir(&source, &target, in_target || name == "target")?;
+            seed_dir(
+                &source,
+                &target,
+                in_target || name == "target",
+                without_prelude,
+            )?;
         } else if file_type.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&source)?, &target)?;
         } else {
