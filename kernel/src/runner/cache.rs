@@ -52,7 +52,7 @@ pub fn kernels_root() -> Result<PathBuf> {
 
 /// Creates `dir` (mode 0700) or checks that an existing one is ours and private: another user
 /// who can write there could swap in code that our kernel would run.
-fn private_dir(dir: &Path) -> Result<()> {
+pub(super) fn private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)

@@ -7,9 +7,9 @@
 //! releases, and recompiled all of them. With `pin/` in the workspace the lock always keeps
 //! the prelude's tested versions, so a `:dep` compiles only the new crate.
 
+use super::cache::private_dir;
 use anyhow::{Context, Result};
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Cargo reads profiles only from the workspace root, so evcxr's own profile (what it writes
@@ -36,13 +36,13 @@ overflow-checks = true
 /// prelude there is nothing to pin and evcxr's crate stands alone.
 pub fn prepare(work_dir: &Path, prelude: Option<&Path>) -> Result<PathBuf> {
     let crate_dir = work_dir.join("ctx");
-    make_dir(&crate_dir)?;
+    private_dir(&crate_dir)?;
     let Some(prelude) = prelude else {
         return Ok(crate_dir);
     };
     fs::write(work_dir.join("Cargo.toml"), ROOT_MANIFEST)?;
     let pin = work_dir.join("pin");
-    make_dir(&pin)?;
+    private_dir(&pin)?;
     fs::write(
         pin.join("Cargo.toml"),
         format!(
@@ -61,15 +61,4 @@ pub fn prepare(work_dir: &Path, prelude: Option<&Path>) -> Result<PathBuf> {
             .with_context(|| format!("cannot copy {} into the build", lock.display()))?;
     }
     Ok(crate_dir)
-}
-
-fn make_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    Ok(())
 }
