@@ -14,6 +14,7 @@ pub mod charts;
 pub mod data;
 pub mod display;
 pub mod metrics;
+pub mod random;
 pub mod runtime;
 
 /// Everything a notebook cell has in scope.

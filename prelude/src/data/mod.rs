@@ -1,9 +1,41 @@
-//! Data: the shipped datasets and how tables show in the kernel.
+//! Data: the shipped and generated datasets, loading, inspection, cleaning, transformers,
+//! leakage-safe splits, class imbalance, and tensors for training.
 
+mod clean;
+mod columns;
 mod datasets;
+mod exact;
+mod generators;
+mod imbalance;
+mod inspect;
+mod io;
+mod loader;
+mod split;
 mod table;
+mod transform;
 
+pub use clean::{
+    cast_columns, drop_duplicates, drop_nulls, drop_nulls_in, duplicate_count, fill_nulls,
+    outlier_mask, remove_outliers, Fill, OutlierClipper, OutlierRule,
+};
+pub use columns::{numeric_columns, string_columns};
 pub use datasets::{
     load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, Dataset, Task,
 };
+pub use generators::{
+    load_ratings, load_reviews, make_blobs, make_classification, make_moons, make_regression,
+    MakeClassification,
+};
+pub use imbalance::{class_weights, random_oversample, random_undersample, smote, ClassWeight};
+pub use inspect::{class_balance, describe, null_counts};
+pub use io::{read_csv, read_json, read_parquet, write_csv, write_parquet, Csv};
+pub use loader::{frame_to_tensor, labels_to_tensor, values_to_tensor, Batches, DataLoader};
+pub use split::{
+    stratified_split, train_test_split, Fold, KFold, Split, StratifiedKFold, TestFrame, TrainFrame,
+    TrainTestSplit,
+};
 pub use table::{frame_to_html, Table};
+pub use transform::{
+    FillValue, HandleUnknown, ImputeStrategy, Imputer, MinMaxScaler, OneHotEncoder, OrdinalEncoder,
+    Pipeline, PreparedFold, RobustScaler, StandardScaler, Step, Transformer,
+};
