@@ -137,3 +137,75 @@ fn tour() {
     );
     assert_not_stale("00_tour.ipynb", &nb, &committed);
 }
+
+#[test]
+fn data_preparation() {
+    let name = "01_data_preparation.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    for cell in &cells {
+        assert!(
+            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
+            "a cell failed: {:?}",
+            outputs_text(cell)
+        );
+    }
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    let html = |i: usize, k: usize| text(&cells[i]["outputs"][k]["data"]["text/html"]);
+    assert!(all(0).contains("wrote 184 rows"), "{}", all(0));
+    assert!(html(1, 0).contains("184 rows × 15 columns"));
+    // The file errors name the file, the row and line, and the fix.
+    assert!(
+        all(2).contains("wine_broken.csv: data row 1 (line 3) has 4 fields"),
+        "{}",
+        all(2)
+    );
+    assert!(
+        all(2).contains("Csv::new(path).delimiter(b';')"),
+        "{}",
+        all(2)
+    );
+    // Inspection: the damage done in the first cell is found.
+    let nulls = html(3, 0);
+    assert!(
+        nulls.contains("<td>magnesium</td><td>f64</td><td>8</td>"),
+        "{nulls}"
+    );
+    assert!(
+        nulls.contains("<td>proline</td><td>f64</td><td>13</td>"),
+        "{nulls}"
+    );
+    assert!(
+        html(4, 0).contains("<td>171.0</td>"),
+        "proline count in describe"
+    );
+    assert!(all(5).contains("duplicate rows: 6"));
+    assert_eq!(outputs_text(cells[6]), vec!["execute_result: (178, 15)"]);
+    assert!(all(7).contains("train 133 rows, test 45 rows"));
+    // The fitted pipeline shows its parameters.
+    assert!(all(8).contains("18 features after preparation"));
+    assert!(all(8).contains("magnesium\t97.000000\ttrue"), "{}", all(8));
+    assert!(all(9).contains("train -0.000, test 0.103"), "{}", all(9));
+    assert_eq!(outputs_text(cells[10]), vec!["execute_result: true"]);
+    // Every fold fitted its own scaler.
+    let folds = all(11);
+    let means: Vec<&str> = folds
+        .lines()
+        .filter_map(|l| l.split("alcohol mean ").nth(1))
+        .collect();
+    assert_eq!(means.len(), 5, "{folds}");
+    assert!(means.windows(2).all(|w| w[0] != w[1]), "{folds}");
+    assert!(all(13).contains("random oversampling: 570 rows"));
+    assert!(
+        html(13, 1).contains("<td>285</td><td>0.5</td>"),
+        "SMOTE balances the classes"
+    );
+    // scikit-learn's compute_class_weight("balanced") for 170 and 285 samples.
+    assert_eq!(
+        outputs_text(cells[14]),
+        vec!["execute_result: [1.338235294117647, 0.7982456140350878]"]
+    );
+    assert!(all(15).contains("x [32, 18], y [32]"), "{}", all(15));
+    assert!(html(16, 0).contains("5 rows × 2 columns"));
+    assert_not_stale(name, &nb, &committed);
+}

@@ -1147,7 +1147,7 @@ fn generated_datasets() {
     assert!(r
         .iter()
         .all(|v| (1.0..=5.0).contains(v) && v.fract() == 0.0));
-    assert!(r.iter().any(|&v| v == 1.0) && r.iter().any(|&v| v == 5.0));
+    assert!(r.contains(&1.0) && r.contains(&5.0));
     let err = make_blobs(2, 3, 2, 1.0, 0).unwrap_err().to_string();
     assert!(err.contains("n_samples >= centers"), "{err}");
 }

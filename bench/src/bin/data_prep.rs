@@ -78,6 +78,72 @@ fn hand_written(table: &DataFrame) -> Result<(DataFrame, DataFrame)> {
     Ok((train, test))
 }
 
+/// Where the prelude's time goes, step by step (`--profile`).
+fn profile(table: &DataFrame) -> Result<()> {
+    let t = Instant::now();
+    let no_nulls = drop_nulls(table)?;
+    eprintln!(
+        "drop_nulls       {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let clean = drop_duplicates(&no_nulls)?;
+    eprintln!(
+        "drop_duplicates  {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let hand = table.drop_nulls::<String>(None)?;
+    eprintln!(
+        "  hand drop_nulls {:6.1} ms ({} chunks vs {})",
+        t.elapsed().as_secs_f64() * 1e3,
+        hand.first_col_n_chunks(),
+        no_nulls.first_col_n_chunks()
+    );
+    let t = Instant::now();
+    let _ = hand.unique_stable(None, UniqueKeepStrategy::First, None)?;
+    eprintln!(
+        "  hand unique     {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let split = train_test_split(&clean, 0.2, 0)?;
+    eprintln!(
+        "split            {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let mut scaler = StandardScaler::new(&FLOATS);
+    scaler.fit(&split.train)?;
+    eprintln!(
+        "scaler fit       {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let train = scaler.transform(&split.train)?;
+    let _test = scaler.transform(&split.test)?;
+    eprintln!(
+        "scaler transform {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let mut onehot = OneHotEncoder::new(&["cat"]);
+    onehot.fit(&trainbook::prelude::TrainFrame::assume_training(
+        train.clone(),
+    ))?;
+    eprintln!(
+        "one-hot fit      {:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let _ = onehot.transform(&train)?;
+    eprintln!(
+        "one-hot transform{:6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
 fn best_of(
     runs: usize,
     f: impl Fn() -> Result<(DataFrame, DataFrame)>,
@@ -103,6 +169,9 @@ fn main() -> Result<()> {
         None => 10,
     };
     let table = read_csv(path)?;
+    if args.iter().any(|a| a == "--profile") {
+        return profile(&table);
+    }
     let (prelude_s, prelude_shape) = best_of(runs, || with_prelude(&table))?;
     let (polars_s, polars_shape) = best_of(runs, || hand_written(&table))?;
     anyhow::ensure!(

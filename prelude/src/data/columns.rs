@@ -144,6 +144,13 @@ pub(crate) fn set_column(frame: &mut DataFrame, column: Column) -> Result<()> {
 
 /// Rows by index, in the given order.
 pub(crate) fn take_rows(frame: &DataFrame, rows: &[usize]) -> Result<DataFrame> {
+    // A random gather from many chunks is several times slower than one contiguous copy
+    // followed by a gather (filters leave one chunk per input chunk).
+    if frame.first_col_n_chunks() > 1 && rows.len() > 1024 {
+        let mut single = frame.clone();
+        single.rechunk_mut_par();
+        return take_rows(&single, rows);
+    }
     let idx = IdxCa::from_vec("idx".into(), rows.iter().map(|&i| i as IdxSize).collect());
     Ok(frame.take(&idx)?)
 }

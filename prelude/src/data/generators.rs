@@ -205,7 +205,7 @@ impl MakeClassification {
             bail!("make_classification: n_classes ({}) × n_clusters_per_class ({}) must be at most 2^n_informative = {}", p.n_classes, p.n_clusters_per_class, 1usize << p.n_informative.min(30));
         }
         let weights = match &p.weights {
-            Some(w) if w.len() != p.n_classes || w.iter().any(|&x| !(x >= 0.0)) => {
+            Some(w) if w.len() != p.n_classes || w.iter().any(|&x| x.is_nan() || x < 0.0) => {
                 bail!("make_classification: weights must give {} non-negative class proportions, got {w:?}", p.n_classes)
             }
             Some(w) => w.clone(),

@@ -58,6 +58,12 @@ pub struct Csv {
 }
 
 impl Csv {
+    /// Options for reading `path`: comma-delimited with a header unless changed.
+    ///
+    /// ```
+    /// let frame = trainbook::prelude::Csv::new("missing.csv").read();
+    /// assert!(frame.unwrap_err().to_string().contains("no such file"));
+    /// ```
     pub fn new(path: impl AsRef<Path>) -> Csv {
         Csv {
             path: path.as_ref().to_path_buf(),
@@ -66,6 +72,14 @@ impl Csv {
         }
     }
 
+    /// The field separator, e.g. `b';'` or `b'\t'`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let path = std::env::temp_dir().join("trainbook-doc-tabs.tsv");
+    /// std::fs::write(&path, "a\tb\n1\t2\n").unwrap();
+    /// assert_eq!(Csv::new(&path).delimiter(b'\t').read().unwrap().width(), 2);
+    /// ```
     pub fn delimiter(mut self, delimiter: u8) -> Csv {
         self.delimiter = delimiter;
         self
@@ -77,6 +91,15 @@ impl Csv {
         self
     }
 
+    /// Reads the file: types inferred from all rows; a row with the wrong number of fields is an
+    /// error naming its row and line.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let path = std::env::temp_dir().join("trainbook-doc-ragged.csv");
+    /// std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
+    /// assert!(Csv::new(&path).read().unwrap_err().to_string().contains("data row 1 (line 3)"));
+    /// ```
     pub fn read(&self) -> Result<DataFrame> {
         let path = &self.path;
         let file = open(path, "CSV file")?;
@@ -144,10 +167,11 @@ impl Csv {
                     let detail = if record.len() > *n {
                         format!("the extra field is {:?} (column {})", record[*n], n + 1)
                     } else {
-                        let missing_from = self
-                            .has_header
-                            .then(|| header[record.len()].clone())
-                            .unwrap_or_else(|| format!("field {}", record.len() + 1));
+                        let missing_from = if self.has_header {
+                            header[record.len()].clone()
+                        } else {
+                            format!("field {}", record.len() + 1)
+                        };
                         format!("fields from column {missing_from:?} on are missing")
                     };
                     bail!(

@@ -156,6 +156,14 @@ impl DataLoader {
         self
     }
 
+    /// The number of rows per batch.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Tensor::zeros((4, 2), DType::F32, &Device::Cpu).unwrap();
+    /// let y = Tensor::zeros(4, DType::U32, &Device::Cpu).unwrap();
+    /// assert_eq!(DataLoader::new(x, y, 3).unwrap().batch_size(), 3);
+    /// ```
     pub fn batch_size(&self) -> usize {
         self.batch_size
     }
@@ -165,10 +173,26 @@ impl DataLoader {
         self.x.dims()[0]
     }
 
+    /// True when there are no samples.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Tensor::zeros((0, 2), DType::F32, &Device::Cpu).unwrap();
+    /// let y = Tensor::zeros(0, DType::U32, &Device::Cpu).unwrap();
+    /// assert!(DataLoader::new(x, y, 3).unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Batches in one epoch (a short last batch counts unless `drop_last`).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Tensor::zeros((10, 2), DType::F32, &Device::Cpu).unwrap();
+    /// let y = Tensor::zeros(10, DType::U32, &Device::Cpu).unwrap();
+    /// assert_eq!(DataLoader::new(x, y, 4).unwrap().batches_per_epoch(), 3);
+    /// ```
     pub fn batches_per_epoch(&self) -> usize {
         if self.drop_last {
             self.len() / self.batch_size

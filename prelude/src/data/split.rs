@@ -135,6 +135,13 @@ impl TrainTestSplit {
         }
     }
 
+    /// The shuffle's seed (0 by default).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let a = TrainTestSplit::new(0.5).seed(1).split_rows(10, None).unwrap();
+    /// assert_eq!(a, TrainTestSplit::new(0.5).seed(1).split_rows(10, None).unwrap());
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -469,6 +476,11 @@ pub struct StratifiedKFold {
 }
 
 impl StratifiedKFold {
+    /// `n_splits` stratified folds, not shuffled.
+    ///
+    /// ```
+    /// assert_eq!(trainbook::prelude::StratifiedKFold::new(5).n_splits, 5);
+    /// ```
     pub fn new(n_splits: usize) -> StratifiedKFold {
         StratifiedKFold {
             n_splits,
@@ -534,8 +546,10 @@ impl StratifiedKFold {
         let rng = Rng::new(self.seed);
         let mut fold_of = vec![0usize; n];
         for c in 0..k {
-            let mut folds_for_class: Vec<usize> = (0..self.n_splits)
-                .flat_map(|f| std::iter::repeat_n(f, allocation[f][c]))
+            let mut folds_for_class: Vec<usize> = allocation
+                .iter()
+                .enumerate()
+                .flat_map(|(f, per_class)| std::iter::repeat_n(f, per_class[c]))
                 .collect();
             if self.shuffle {
                 rng.fork(c as u64).shuffle(&mut folds_for_class);

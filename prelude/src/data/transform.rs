@@ -7,8 +7,8 @@ use super::columns::{column, f64_options, is_numeric, owned, require, set_column
 use super::split::{Fold, TestFrame, TrainFrame};
 use crate::display::{html_escape, MimeBundle, Render};
 use anyhow::{bail, Context, Result};
-use polars::prelude::PlHashMap as HashMap;
 use polars::prelude::*;
+use polars::prelude::{PlHashMap as HashMap, PlHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 
 /// What every transformer can do. Fitting takes a [`TrainFrame`] so that test rows cannot
@@ -131,6 +131,16 @@ fn mean_and_variance(train: &DataFrame, name: &str, who: &str) -> Result<(f64, f
     let col =
         float_column(train, name).with_context(|| format!("{who} cannot fit column {name:?}"))?;
     let values = col.f64()?;
+    if !values.is_nan().any() {
+        // No NaN: polars' null-skipping kernels, much faster than iterating options.
+        let n = values.len() - values.null_count();
+        if n == 0 {
+            bail!("{who}: column {name:?} has no values in the training rows (all missing)");
+        }
+        let m = values.mean().unwrap_or(f64::NAN);
+        let var = values.var(0).unwrap_or(0.0);
+        return Ok((m, var, n));
+    }
     let (mut sum, mut n) = (0.0, 0usize);
     for x in values.iter().flatten().filter(|x| !x.is_nan()) {
         sum += x;
@@ -219,6 +229,12 @@ pub struct StandardScaler {
 }
 
 impl StandardScaler {
+    /// A scaler for the named columns (fit learns their mean and scale).
+    ///
+    /// ```
+    /// let scaler = trainbook::prelude::StandardScaler::new(&["a", "b"]);
+    /// assert!(scaler.mean.is_empty());
+    /// ```
     pub fn new(columns: &[impl AsRef<str>]) -> StandardScaler {
         StandardScaler {
             columns: owned(columns),
@@ -319,6 +335,11 @@ pub struct MinMaxScaler {
 }
 
 impl MinMaxScaler {
+    /// A scaler to [0, 1] for the named columns.
+    ///
+    /// ```
+    /// assert_eq!(trainbook::prelude::MinMaxScaler::new(&["a"]).range, (0.0, 1.0));
+    /// ```
     pub fn new(columns: &[impl AsRef<str>]) -> MinMaxScaler {
         MinMaxScaler {
             columns: owned(columns),
@@ -424,6 +445,11 @@ pub struct RobustScaler {
 }
 
 impl RobustScaler {
+    /// A median/IQR scaler for the named columns.
+    ///
+    /// ```
+    /// assert_eq!(trainbook::prelude::RobustScaler::new(&["a"]).quantile_range, (0.25, 0.75));
+    /// ```
     pub fn new(columns: &[impl AsRef<str>]) -> RobustScaler {
         RobustScaler {
             columns: owned(columns),
@@ -534,6 +560,13 @@ pub struct Imputer {
 }
 
 impl Imputer {
+    /// An imputer for the named columns.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let imputer = Imputer::new(&["age"], ImputeStrategy::Median);
+    /// assert!(!imputer.add_indicator);
+    /// ```
     pub fn new(columns: &[impl AsRef<str>], strategy: ImputeStrategy) -> Imputer {
         Imputer {
             columns: owned(columns),
@@ -751,16 +784,19 @@ pub enum HandleUnknown {
 /// The categories of a column, sorted as scikit-learn sorts them (numbers by value).
 fn fit_categories(train: &DataFrame, name: &str, who: &str) -> Result<Vec<String>> {
     let col = column(train, name)?;
-    let values = string_options(train, name)?;
-    if let Some(row) = values.iter().position(Option::is_none) {
+    let text = col.cast(&DataType::String)?;
+    let values = text.str()?;
+    if values.null_count() > 0 {
+        let row = values.iter().position(|v| v.is_none()).unwrap_or(0);
         bail!(
             "{who}: column {name:?} has missing values (the first in row {row}); fill them \
              first, e.g. Imputer with MostFrequent or ConstantText(\"missing\")"
         );
     }
-    let mut categories: Vec<String> = values.into_iter().flatten().collect();
+    // Distinct values through a hash set: a table has many rows and few categories.
+    let distinct: HashSet<&str> = values.iter().flatten().collect();
+    let mut categories: Vec<String> = distinct.into_iter().map(str::to_string).collect();
     categories.sort();
-    categories.dedup();
     if is_numeric(col.dtype()) {
         categories.sort_by(|a, b| {
             let (x, y) = (
@@ -771,6 +807,40 @@ fn fit_categories(train: &DataFrame, name: &str, who: &str) -> Result<Vec<String
         });
     }
     Ok(categories)
+}
+
+/// Each row's category index (`None` for an unseen value), or an error for a missing value
+/// or, with `HandleUnknown::Error`, an unseen one.
+fn category_codes(
+    frame: &DataFrame,
+    name: &str,
+    categories: &[String],
+    handle_unknown: HandleUnknown,
+    who: &str,
+) -> Result<Vec<Option<u32>>> {
+    let index: HashMap<&str, u32> = categories
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.as_str(), k as u32))
+        .collect();
+    let text = column(frame, name)?.cast(&DataType::String)?;
+    let mut codes = Vec::with_capacity(frame.height());
+    for (row, value) in text.str()?.iter().enumerate() {
+        let Some(value) = value else {
+            bail!(
+                "{who}: column {name:?} has a missing value in row {row}; fill it first \
+                 (Imputer with MostFrequent or ConstantText)"
+            );
+        };
+        match index.get(value) {
+            Some(&k) => codes.push(Some(k)),
+            None if handle_unknown == HandleUnknown::Error => {
+                return Err(unknown_error(who, name, value, row, categories))
+            }
+            None => codes.push(None),
+        }
+    }
+    Ok(codes)
 }
 
 fn unknown_error(
@@ -809,6 +879,13 @@ pub struct OneHotEncoder {
 }
 
 impl OneHotEncoder {
+    /// An encoder for the named columns; unseen categories are an error unless
+    /// [`handle_unknown`](OneHotEncoder::handle_unknown) says otherwise.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(OneHotEncoder::new(&["color"]).handle_unknown, HandleUnknown::Error);
+    /// ```
     pub fn new(columns: &[impl AsRef<str>]) -> OneHotEncoder {
         OneHotEncoder {
             columns: owned(columns),
@@ -817,6 +894,16 @@ impl OneHotEncoder {
         }
     }
 
+    /// What to do with categories not seen in training.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("c" => ["a", "b"]).unwrap());
+    /// let mut encoder = OneHotEncoder::new(&["c"]).handle_unknown(HandleUnknown::Other);
+    /// encoder.fit(&train).unwrap();
+    /// let out = encoder.transform(&df!("c" => ["z"]).unwrap()).unwrap();
+    /// assert_eq!(out.column("c_(other)").unwrap().f64().unwrap().get(0), Some(1.0));
+    /// ```
     pub fn handle_unknown(mut self, how: HandleUnknown) -> OneHotEncoder {
         self.handle_unknown = how;
         self
@@ -851,43 +938,35 @@ impl Transformer for OneHotEncoder {
             return Err(not_fitted(self.name()));
         }
         require(frame, &self.columns)?;
-        let n = frame.height();
         let mut encoded: HashMap<&str, Vec<Column>> = HashMap::default();
         for (i, name) in self.columns.iter().enumerate() {
             let categories = &self.categories[i];
-            let index: HashMap<&str, usize> = categories
-                .iter()
-                .enumerate()
-                .map(|(k, c)| (c.as_str(), k))
-                .collect();
-            let width = self.output_names(i).len();
-            let mut out = vec![vec![0.0f64; n]; width];
-            let column = column(frame, name)?.cast(&DataType::String)?;
-            for (row, value) in column.str()?.iter().enumerate() {
-                let Some(value) = value else {
-                    bail!(
-                        "OneHotEncoder: column {name:?} has a missing value in row {row}; fill it \
-                         first (Imputer with MostFrequent or ConstantText)"
-                    );
-                };
-                match (index.get(value), self.handle_unknown) {
-                    (Some(&k), _) => out[k][row] = 1.0,
-                    (None, HandleUnknown::Error) => {
-                        return Err(unknown_error("OneHotEncoder", name, value, row, categories))
-                    }
-                    (None, HandleUnknown::Ignore) => {}
-                    (None, HandleUnknown::Other) => out[categories.len()][row] = 1.0,
-                }
-            }
+            let codes = category_codes(
+                frame,
+                name,
+                categories,
+                self.handle_unknown,
+                "OneHotEncoder",
+            )?;
+            let other =
+                (self.handle_unknown == HandleUnknown::Other).then_some(categories.len() as u32);
+            // One sequential pass per output column: cheaper than scattered writes.
             let columns = self
                 .output_names(i)
                 .into_iter()
-                .zip(out)
-                .map(|(n, v)| Column::new(n.as_str().into(), v))
+                .enumerate()
+                .map(|(k, out_name)| {
+                    let k = k as u32;
+                    let values: Vec<f64> = codes
+                        .iter()
+                        .map(|&c| if c.or(other) == Some(k) { 1.0 } else { 0.0 })
+                        .collect();
+                    Column::new(out_name.as_str().into(), values)
+                })
                 .collect();
             encoded.insert(name.as_str(), columns);
         }
-        let mut result = Vec::with_capacity(frame.width() + n);
+        let mut result = Vec::with_capacity(frame.width() + 16);
         for col in frame.columns() {
             match encoded.remove(col.name().as_str()) {
                 Some(columns) => result.extend(columns),
@@ -965,6 +1044,11 @@ pub struct OrdinalEncoder {
 }
 
 impl OrdinalEncoder {
+    /// An encoder for the named columns.
+    ///
+    /// ```
+    /// assert!(trainbook::prelude::OrdinalEncoder::new(&["size"]).categories.is_empty());
+    /// ```
     pub fn new(columns: &[impl AsRef<str>]) -> OrdinalEncoder {
         OrdinalEncoder {
             columns: owned(columns),
@@ -973,6 +1057,15 @@ impl OrdinalEncoder {
         }
     }
 
+    /// What to do with categories not seen in training (`Ignore` gives a missing code).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("c" => ["a", "b"]).unwrap());
+    /// let mut encoder = OrdinalEncoder::new(&["c"]).handle_unknown(HandleUnknown::Ignore);
+    /// encoder.fit(&train).unwrap();
+    /// assert_eq!(encoder.transform(&df!("c" => ["z"]).unwrap()).unwrap().column("c").unwrap().null_count(), 1);
+    /// ```
     pub fn handle_unknown(mut self, how: HandleUnknown) -> OrdinalEncoder {
         self.handle_unknown = how;
         self
@@ -997,32 +1090,20 @@ impl Transformer for OrdinalEncoder {
         let mut out = frame.clone();
         for (i, name) in self.columns.iter().enumerate() {
             let categories = &self.categories[i];
-            let index: HashMap<&str, i64> = categories
-                .iter()
-                .enumerate()
-                .map(|(k, c)| (c.as_str(), k as i64))
-                .collect();
-            let values = string_options(frame, name)?;
-            let mut codes: Vec<Option<i64>> = Vec::with_capacity(values.len());
-            for (row, value) in values.iter().enumerate() {
-                let Some(value) = value else {
-                    bail!("OrdinalEncoder: column {name:?} has a missing value in row {row}; fill it first");
-                };
-                codes.push(match (index.get(value.as_str()), self.handle_unknown) {
-                    (Some(&k), _) => Some(k),
-                    (None, HandleUnknown::Error) => {
-                        return Err(unknown_error(
-                            "OrdinalEncoder",
-                            name,
-                            value,
-                            row,
-                            categories,
-                        ))
-                    }
-                    (None, HandleUnknown::Ignore) => None,
-                    (None, HandleUnknown::Other) => Some(categories.len() as i64),
-                });
-            }
+            let unknown = match self.handle_unknown {
+                HandleUnknown::Other => Some(categories.len() as i64),
+                _ => None,
+            };
+            let codes: Vec<Option<i64>> = category_codes(
+                frame,
+                name,
+                categories,
+                self.handle_unknown,
+                "OrdinalEncoder",
+            )?
+            .into_iter()
+            .map(|c| c.map(i64::from).or(unknown))
+            .collect();
             let codes: Int64Chunked = codes.into_iter().collect();
             set_column(
                 &mut out,
@@ -1155,6 +1236,11 @@ pub struct PreparedFold {
 }
 
 impl Pipeline {
+    /// An empty pipeline (transforms nothing until steps are added).
+    ///
+    /// ```
+    /// assert!(trainbook::prelude::Pipeline::new().steps.is_empty());
+    /// ```
     pub fn new() -> Pipeline {
         Pipeline { steps: vec![] }
     }
