@@ -14,6 +14,7 @@ pub mod charts;
 pub mod data;
 pub mod display;
 pub mod metrics;
+pub mod models;
 pub mod random;
 pub mod runtime;
 
@@ -26,6 +27,7 @@ pub mod prelude {
         Html, Json, Markdown, MimeBundle, Png, Render, Svg, Text,
     };
     pub use crate::metrics::*;
+    pub use crate::models::{Clusterer, Dbscan, KMeans, Matrix};
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};

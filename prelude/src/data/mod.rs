@@ -18,6 +18,7 @@ pub use clean::{
     cast_columns, drop_duplicates, drop_nulls, drop_nulls_in, duplicate_count, fill_nulls,
     outlier_mask, remove_outliers, Fill, OutlierClipper, OutlierRule,
 };
+pub(crate) use columns::{f64_values as column_values, owned as owned_names};
 pub use columns::{numeric_columns, string_columns};
 pub use datasets::{
     load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, Dataset, Task,

@@ -1,0 +1,62 @@
+"""Classical models side by side: scikit-learn here, Trainbook through the `classical` bench
+binary on the same data, in one script.
+
+    bench/.venv/bin/python bench/classical.py [--runs 10]
+
+KMeans(10 clusters, n_init=10) on digits (ARI against the digit labels; time best of N, ARI
+for seed 0 and the mean over seeds 0..9); DBSCAN(eps=0.2, min_samples=5) on 2000 moons
+(make_moons noise 0.05, seed 0; the same points are written for the Rust side).
+"""
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.cluster import DBSCAN, KMeans
+from sklearn.datasets import load_digits, make_moons
+from sklearn.metrics import adjusted_rand_score
+
+
+def best_of(runs, f):
+    best, out = float("inf"), None
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/trainbook/target"))
+    binary = target / "release" / "classical"
+    X, y = load_digits(return_X_y=True)
+    km_s, km = best_of(args.runs, lambda: KMeans(10, n_init=10, random_state=0).fit(X))
+    km_ari = adjusted_rand_score(y, km.labels_)
+    km_seeds = np.mean([adjusted_rand_score(y, KMeans(10, n_init=10, random_state=s).fit(X).labels_) for s in range(10)])
+    mx, my = make_moons(2000, noise=0.05, random_state=0)
+    db_s, db = best_of(args.runs, lambda: DBSCAN(eps=0.2, min_samples=5).fit(mx))
+    db_ari = adjusted_rand_score(my, db.labels_)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "moons.csv"
+        pd.DataFrame({"x0": mx[:, 0], "x1": mx[:, 1], "target": my}).to_csv(path, index=False)
+        rust = json.loads(subprocess.run([str(binary), str(path), "--runs", str(args.runs)],
+                                         check=True, capture_output=True, text=True).stdout)
+    print(f"scikit-learn {sklearn.__version__}, {os.cpu_count()} cores, best of {args.runs}")
+    print(f"KMeans digits   sklearn {km_s*1e3:7.1f} ms ARI {km_ari:.3f} (mean of 10 seeds {km_seeds:.3f}) | "
+          f"trainbook {rust['kmeans_s']*1e3:7.1f} ms ARI {rust['kmeans_ari']:.3f} (mean {rust['kmeans_ari_mean_10_seeds']:.3f}) | "
+          f"speed ratio {km_s / rust['kmeans_s']:.2f}")
+    print(f"DBSCAN moons    sklearn {db_s*1e3:7.1f} ms ARI {db_ari:.3f} | "
+          f"trainbook {rust['dbscan_s']*1e3:7.1f} ms ARI {rust['dbscan_ari']:.3f} | speed ratio {db_s / rust['dbscan_s']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

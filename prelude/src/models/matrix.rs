@@ -1,0 +1,143 @@
+//! A dense row-major matrix of f64: what the classical models take (one allocation, rows
+//! contiguous, cheap to hand to threads).
+
+use crate::data::Dataset;
+use anyhow::{bail, Result};
+use polars::prelude::DataFrame;
+
+/// Samples as rows, features as columns.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let x = Matrix::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap();
+/// assert_eq!((x.rows(), x.cols()), (2, 2));
+/// assert_eq!(x.row(1), &[3.0, 4.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    rows: usize,
+    cols: usize,
+    data: Vec<f64>,
+}
+
+impl Matrix {
+    /// A matrix from row-major values; `data.len()` must be `rows * cols`.
+    ///
+    /// ```
+    /// let x = trainbook::prelude::Matrix::new(2, 3, vec![0.0; 6]).unwrap();
+    /// assert_eq!(x.cols(), 3);
+    /// ```
+    pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Matrix> {
+        if data.len() != rows * cols {
+            bail!(
+                "a {rows} x {cols} matrix needs {} values, got {}",
+                rows * cols,
+                data.len()
+            );
+        }
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// A matrix from rows of equal length.
+    pub fn from_rows(rows: &[Vec<f64>]) -> Result<Matrix> {
+        let cols = rows.first().map_or(0, Vec::len);
+        if let Some(i) = rows.iter().position(|r| r.len() != cols) {
+            bail!(
+                "row {i} has {} values but row 0 has {cols}; all rows need the same length",
+                rows[i].len()
+            );
+        }
+        Ok(Matrix {
+            rows: rows.len(),
+            cols,
+            data: rows.concat(),
+        })
+    }
+
+    /// The named numeric columns of a frame (missing values are an error naming the column).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let iris = load_iris();
+    /// assert_eq!(Matrix::from_frame(&iris.frame, &iris.feature_names).unwrap().rows(), 150);
+    /// ```
+    pub fn from_frame(frame: &DataFrame, columns: &[impl AsRef<str>]) -> Result<Matrix> {
+        Matrix::from_columns(frame, &crate::data::owned_names(columns))
+    }
+
+    fn from_columns(frame: &DataFrame, columns: &[String]) -> Result<Matrix> {
+        let values = columns
+            .iter()
+            .map(|name| crate::data::column_values(frame, name))
+            .collect::<Result<Vec<_>>>()?;
+        let rows = frame.height();
+        let mut data = Vec::with_capacity(rows * columns.len());
+        for r in 0..rows {
+            data.extend(values.iter().map(|c| c[r]));
+        }
+        Ok(Matrix {
+            rows,
+            cols: columns.len(),
+            data,
+        })
+    }
+
+    /// A dataset's feature columns.
+    ///
+    /// ```
+    /// let x = trainbook::prelude::Matrix::features(&trainbook::prelude::load_digits()).unwrap();
+    /// assert_eq!((x.rows(), x.cols()), (1797, 64));
+    /// ```
+    pub fn features(dataset: &Dataset) -> Result<Matrix> {
+        Matrix::from_columns(&dataset.frame, &dataset.feature_names)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row i as a slice.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// All values, row after row.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// Rows as vectors (what `silhouette_score` takes).
+    ///
+    /// ```
+    /// let x = trainbook::prelude::Matrix::new(1, 2, vec![1.0, 2.0]).unwrap();
+    /// assert_eq!(x.to_rows(), vec![vec![1.0, 2.0]]);
+    /// ```
+    pub fn to_rows(&self) -> Vec<Vec<f64>> {
+        (0..self.rows).map(|i| self.row(i).to_vec()).collect()
+    }
+}
+
+/// Squared Euclidean distance. Four running sums let the compiler use SIMD (a single sum
+/// is a strict sequential dependency for floats).
+#[inline]
+pub(crate) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    let mut acc = [0.0f64; 4];
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            let diff = x[k] - y[k];
+            acc[k] += diff * diff;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}

@@ -1,0 +1,124 @@
+//! Classical models against scikit-learn's answers in fixtures/models.json (made by
+//! fixtures/make_model_fixtures.py).
+
+use serde_json::Value;
+use trainbook::prelude::*;
+
+fn fixtures() -> Value {
+    serde_json::from_str(include_str!("fixtures/models.json")).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn kmeans_on_digits_matches_sklearn_quality() {
+    let fx = fixtures();
+    let digits = load_digits();
+    let x = Matrix::features(&digits).unwrap();
+    let y: Vec<i64> = digits
+        .y_classes()
+        .unwrap()
+        .iter()
+        .map(|&c| c as i64)
+        .collect();
+    let (mut aris, mut inertias) = (vec![], vec![]);
+    for seed in 0..5 {
+        let mut kmeans = KMeans::new(10).seed(seed);
+        let labels = kmeans.fit_predict(&x).unwrap();
+        aris.push(adjusted_rand_score(&y, &labels).unwrap());
+        inertias.push(kmeans.inertia);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let sk_ari = mean(&floats(&fx["kmeans_digits"]["ari"]));
+    let sk_best_inertia = floats(&fx["kmeans_digits"]["inertia"])
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        mean(&aris) >= sk_ari - 0.01,
+        "ARI {aris:?} vs scikit-learn's mean {sk_ari}"
+    );
+    // Inertia within 0.5% of scikit-learn's best over 10 seeds (k-means finds local optima).
+    let ours = inertias.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        ours <= sk_best_inertia * 1.005,
+        "inertia {ours} vs {sk_best_inertia}"
+    );
+    // Same seed, same clustering.
+    let again = KMeans::new(10).seed(0).fit_predict(&x).unwrap();
+    assert_eq!(
+        adjusted_rand_score(&again, &KMeans::new(10).seed(0).fit_predict(&x).unwrap()).unwrap(),
+        1.0
+    );
+}
+
+#[test]
+fn dbscan_labels_match_sklearn() {
+    let fx = fixtures();
+    let points: Vec<Vec<f64>> = fx["dbscan"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    let x = Matrix::from_rows(&points).unwrap();
+    for (key, expected) in fx["dbscan"]["labels"].as_object().unwrap() {
+        let (eps, min_samples) = key.split_once('_').unwrap();
+        let expected: Vec<i64> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let labels = Dbscan::new(eps.parse().unwrap(), min_samples.parse().unwrap())
+            .fit_predict(&x)
+            .unwrap();
+        // Same noise points, same partition of the rest (cluster numbers may differ only for
+        // border points reachable from two clusters; there are none here).
+        let noise = |l: &[i64]| l.iter().map(|&v| v == -1).collect::<Vec<_>>();
+        assert_eq!(noise(&labels), noise(&expected), "{key}: noise points");
+        assert_eq!(
+            adjusted_rand_score(&expected, &labels).unwrap(),
+            1.0,
+            "{key}"
+        );
+        assert_eq!(
+            labels, expected,
+            "{key}: cluster numbering in order of first core sample"
+        );
+    }
+}
+
+#[test]
+fn model_errors_say_what_to_do() {
+    let x = Matrix::from_rows(&[vec![0.0, 1.0], vec![2.0, f64::NAN]]).unwrap();
+    let err = KMeans::new(1).fit(&x).unwrap_err().to_string();
+    assert!(
+        err.contains("non-finite") && err.contains("fill or drop"),
+        "{err}"
+    );
+    let small = Matrix::from_rows(&[vec![0.0], vec![1.0]]).unwrap();
+    let err = KMeans::new(3).fit(&small).unwrap_err().to_string();
+    assert!(err.contains("n_clusters = 3 for 2 samples"), "{err}");
+    let err = KMeans::new(2).predict(&small).unwrap_err().to_string();
+    assert!(err.contains("not fitted"), "{err}");
+    let mut fitted = KMeans::new(2);
+    fitted.fit(&small).unwrap();
+    let wide = Matrix::from_rows(&[vec![0.0, 1.0]]).unwrap();
+    assert!(fitted
+        .predict(&wide)
+        .unwrap_err()
+        .to_string()
+        .contains("fitted on 1 features"));
+    let err = Dbscan::new(0.0, 5).fit(&small).unwrap_err().to_string();
+    assert!(err.contains("eps > 0"), "{err}");
+    let err = Matrix::from_rows(&[vec![1.0], vec![1.0, 2.0]])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("row 1 has 2 values but row 0 has 1"), "{err}");
+}
