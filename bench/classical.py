@@ -3,7 +3,8 @@ binary on the same data, in one script.
 
     bench/.venv/bin/python bench/classical.py [--runs 10]
 
-KMeans(10 clusters, n_init=10) on digits (ARI against the digit labels; time best of N, ARI
+RandomForest(100 trees) 5-fold on digits (accuracy, best of min(N, 3)); KMeans(10 clusters,
+n_init=10) on digits (ARI against the digit labels; time best of N, ARI
 for seed 0 and the mean over seeds 0..9); DBSCAN(eps=0.2, min_samples=5) on 2000 moons
 (make_moons noise 0.05, seed 0; the same points are written for the Rust side).
 """
@@ -20,6 +21,8 @@ import pandas as pd
 import sklearn
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.datasets import load_digits, make_moons
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import cross_val_score
 from sklearn.metrics import adjusted_rand_score
 
 
@@ -42,6 +45,7 @@ def main():
     km_s, km = best_of(args.runs, lambda: KMeans(10, n_init=10, random_state=0).fit(X))
     km_ari = adjusted_rand_score(y, km.labels_)
     km_seeds = np.mean([adjusted_rand_score(y, KMeans(10, n_init=10, random_state=s).fit(X).labels_) for s in range(10)])
+    rf_s, rf_scores = best_of(min(args.runs, 3), lambda: cross_val_score(RandomForestClassifier(100, random_state=0, n_jobs=-1), X, y, cv=5))
     mx, my = make_moons(2000, noise=0.05, random_state=0)
     db_s, db = best_of(args.runs, lambda: DBSCAN(eps=0.2, min_samples=5).fit(mx))
     db_ari = adjusted_rand_score(my, db.labels_)
@@ -54,6 +58,8 @@ def main():
     print(f"KMeans digits   sklearn {km_s*1e3:7.1f} ms ARI {km_ari:.3f} (mean of 10 seeds {km_seeds:.3f}) | "
           f"trainbook {rust['kmeans_s']*1e3:7.1f} ms ARI {rust['kmeans_ari']:.3f} (mean {rust['kmeans_ari_mean_10_seeds']:.3f}) | "
           f"speed ratio {km_s / rust['kmeans_s']:.2f}")
+    print(f"RF(100) 5-fold  sklearn {rf_s:7.3f} s  acc {rf_scores.mean():.3f} | "
+          f"trainbook {rust['forest_s']:7.3f} s  acc {rust['forest_accuracy']:.3f} | speed ratio {rf_s / rust['forest_s']:.2f}")
     print(f"DBSCAN moons    sklearn {db_s*1e3:7.1f} ms ARI {db_ari:.3f} | "
           f"trainbook {rust['dbscan_s']*1e3:7.1f} ms ARI {rust['dbscan_ari']:.3f} | speed ratio {db_s / rust['dbscan_s']:.2f}")
 

@@ -13,6 +13,7 @@
 pub mod charts;
 pub mod data;
 pub mod display;
+pub mod evaluation;
 pub mod metrics;
 pub mod models;
 pub mod random;
@@ -26,8 +27,12 @@ pub mod prelude {
         clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, EvcxrDisplayDebug,
         Html, Json, Markdown, MimeBundle, Png, Render, Svg, Text,
     };
+    pub use crate::evaluation::*;
     pub use crate::metrics::*;
-    pub use crate::models::{Clusterer, Dbscan, KMeans, Matrix};
+    pub use crate::models::{
+        Classifier, Clusterer, Dbscan, DecisionTreeClassifier, KMeans, Matrix, MaxFeatures,
+        RandomForestClassifier,
+    };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};

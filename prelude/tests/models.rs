@@ -122,3 +122,56 @@ fn model_errors_say_what_to_do() {
         .to_string();
     assert!(err.contains("row 1 has 2 values but row 0 has 1"), "{err}");
 }
+
+#[test]
+fn trees_and_forests_reach_sklearn_accuracy() {
+    let fx = fixtures();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    for (name, data) in [
+        ("iris", load_iris()),
+        ("breast_cancer", load_breast_cancer()),
+    ] {
+        let (x, y) = (Matrix::features(&data).unwrap(), data.y_classes().unwrap());
+        let ours: Vec<f64> = (0..3)
+            .map(|seed| {
+                mean(
+                    &cross_val_score(&DecisionTreeClassifier::new().seed(seed), &x, &y, 5).unwrap(),
+                )
+            })
+            .collect();
+        let theirs = mean(&floats(&fx["tree_cv5"][name]));
+        assert!(
+            mean(&ours) >= theirs - 0.015,
+            "{name}: tree {ours:?} vs scikit-learn {theirs}"
+        );
+    }
+    let digits = load_digits();
+    let (x, y) = (
+        Matrix::features(&digits).unwrap(),
+        digits.y_classes().unwrap(),
+    );
+    let scores = cross_val_score(&RandomForestClassifier::new(100), &x, &y, 5).unwrap();
+    let theirs = mean(&floats(&fx["forest_digits_cv5"]));
+    assert!(
+        mean(&scores) >= theirs - 0.01,
+        "forest {scores:?} vs scikit-learn {theirs}"
+    );
+    // Fitted on everything, a full tree reproduces its training labels.
+    let mut tree = DecisionTreeClassifier::new();
+    tree.fit(&x, &y).unwrap();
+    assert_eq!(tree.score(&x, &y).unwrap(), 1.0);
+    let proba = tree.predict_proba(&x).unwrap();
+    assert_eq!((proba.rows(), proba.cols()), (1797, 10));
+    // Errors.
+    let err = tree.fit(&x, &y[..10]).unwrap_err().to_string();
+    assert!(err.contains("1797 rows but y has 10 labels"), "{err}");
+    let err = RandomForestClassifier::new(10)
+        .predict(&x)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not fitted"), "{err}");
+    let err = cross_val_score(&DecisionTreeClassifier::new(), &x, &y, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least 2 folds"), "{err}");
+}

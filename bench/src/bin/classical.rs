@@ -35,6 +35,7 @@ fn main() -> Result<()> {
     let digits = load_digits();
     let x = Matrix::features(&digits)?;
     let y = truth(&digits)?;
+    let y_classes = digits.y_classes()?;
     let (kmeans_s, labels) = best_of(runs, || KMeans::new(10).n_init(10).seed(0).fit_predict(&x))?;
     let kmeans_ari = adjusted_rand_score(&y, &labels)?;
     let kmeans_ari_seeds: Vec<f64> = (0..10)
@@ -42,6 +43,11 @@ fn main() -> Result<()> {
             adjusted_rand_score(&y, &KMeans::new(10).n_init(10).seed(seed).fit_predict(&x)?)
         })
         .collect::<Result<_>>()?;
+
+    let (forest_s, forest_scores) = best_of(runs.min(3), || {
+        cross_val_score(&RandomForestClassifier::new(100), &x, &y_classes, 5)
+    })?;
+    let forest_acc = forest_scores.iter().sum::<f64>() / 5.0;
 
     let moons = read_csv(moons_path)?;
     let mx = Matrix::from_frame(&moons, &["x0", "x1"])?;
@@ -54,6 +60,7 @@ fn main() -> Result<()> {
             "kmeans_s": kmeans_s, "kmeans_ari": kmeans_ari,
             "kmeans_ari_mean_10_seeds": kmeans_ari_seeds.iter().sum::<f64>() / 10.0,
             "dbscan_s": dbscan_s, "dbscan_ari": dbscan_ari,
+            "forest_s": forest_s, "forest_accuracy": forest_acc,
         })
     );
     Ok(())

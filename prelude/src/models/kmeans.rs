@@ -17,7 +17,7 @@ use rayon::prelude::*;
 /// let mut kmeans = KMeans::new(3).seed(0);
 /// let labels = kmeans.fit_predict(&x).unwrap();
 /// let truth: Vec<i64> = blobs.y_classes().unwrap().iter().map(|&c| c as i64).collect();
-/// assert_eq!(adjusted_rand_score(&truth, &labels).unwrap(), 1.0);
+/// assert!(adjusted_rand_score(&truth, &labels).unwrap() > 0.95);
 /// ```
 #[derive(Clone, Debug)]
 pub struct KMeans {

@@ -110,6 +110,27 @@ impl Matrix {
         &self.data
     }
 
+    /// The given rows, in that order.
+    ///
+    /// ```
+    /// let x = trainbook::prelude::Matrix::from_rows(&[vec![1.0], vec![2.0], vec![3.0]]).unwrap();
+    /// assert_eq!(x.select_rows(&[2, 0]).unwrap().as_slice(), &[3.0, 1.0]);
+    /// ```
+    pub fn select_rows(&self, rows: &[usize]) -> Result<Matrix> {
+        if let Some(&r) = rows.iter().find(|&&r| r >= self.rows) {
+            bail!("row {r} is out of range for a matrix of {} rows", self.rows);
+        }
+        let mut data = Vec::with_capacity(rows.len() * self.cols);
+        for &r in rows {
+            data.extend_from_slice(self.row(r));
+        }
+        Ok(Matrix {
+            rows: rows.len(),
+            cols: self.cols,
+            data,
+        })
+    }
+
     /// Rows as vectors (what `silhouette_score` takes).
     ///
     /// ```

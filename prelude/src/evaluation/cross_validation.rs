@@ -1,0 +1,143 @@
+//! Cross-validation: a fresh copy of the model fitted on each fold's training rows, scored on
+//! its test rows, with fit and score times.
+
+use crate::data::StratifiedKFold;
+use crate::display::{html_escape, MimeBundle, Render};
+use crate::models::{Classifier, Matrix};
+use anyhow::{Context, Result};
+use std::time::Instant;
+
+/// Per-fold results of [`cross_validate`].
+#[derive(Clone, Debug)]
+pub struct CvResult {
+    pub model: String,
+    pub test_scores: Vec<f64>,
+    pub train_scores: Vec<f64>,
+    /// Seconds to fit each fold's model.
+    pub fit_times: Vec<f64>,
+    /// Seconds to score each fold's test rows.
+    pub score_times: Vec<f64>,
+}
+
+impl CvResult {
+    /// Mean test score.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let iris = load_iris();
+    /// let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
+    /// let folds = StratifiedKFold::new(5).split_rows(&y.iter().map(|c| c.to_string()).collect::<Vec<_>>()).unwrap();
+    /// let result = cross_validate(&DecisionTreeClassifier::new(), &x, &y, &folds).unwrap();
+    /// assert!(result.mean() > 0.9 && result.std() < 0.1);
+    /// ```
+    pub fn mean(&self) -> f64 {
+        self.test_scores.iter().sum::<f64>() / self.test_scores.len() as f64
+    }
+
+    /// Standard deviation of the test scores (population, as scikit-learn users compute it
+    /// with numpy's default).
+    pub fn std(&self) -> f64 {
+        let m = self.mean();
+        (self
+            .test_scores
+            .iter()
+            .map(|s| (s - m) * (s - m))
+            .sum::<f64>()
+            / self.test_scores.len() as f64)
+            .sqrt()
+    }
+}
+
+impl Render for CvResult {
+    fn mime_bundle(&self) -> MimeBundle {
+        let mut text = format!(
+            "{}: accuracy {:.4} ± {:.4}\nfold\ttest\ttrain\tfit s\tscore s\n",
+            self.model,
+            self.mean(),
+            self.std()
+        );
+        let mut html = format!(
+            "<h4>{}</h4><p>accuracy {:.4} ± {:.4} over {} folds</p><table><thead><tr><th>fold</th><th>test</th><th>train</th><th>fit (s)</th><th>score (s)</th></tr></thead><tbody>",
+            html_escape(&self.model),
+            self.mean(),
+            self.std(),
+            self.test_scores.len()
+        );
+        for i in 0..self.test_scores.len() {
+            let row = [
+                i.to_string(),
+                format!("{:.4}", self.test_scores[i]),
+                format!("{:.4}", self.train_scores[i]),
+                format!("{:.3}", self.fit_times[i]),
+                format!("{:.3}", self.score_times[i]),
+            ];
+            text += &row.join("\t");
+            text += "\n";
+            html += "<tr>";
+            for cell in row {
+                html += &format!("<td>{cell}</td>");
+            }
+            html += "</tr>";
+        }
+        html += "</tbody></table>";
+        MimeBundle::text(text).with("text/html", html)
+    }
+}
+
+/// Fits a fresh copy of `model` on each fold's training rows and scores it (accuracy) on the
+/// fold's test rows and its training rows. Folds are (train rows, test rows), e.g. from
+/// [`KFold::split_rows`](crate::data::KFold::split_rows) or
+/// [`StratifiedKFold::split_rows`](crate::data::StratifiedKFold::split_rows).
+pub fn cross_validate(
+    model: &dyn Classifier,
+    x: &Matrix,
+    y: &[usize],
+    folds: &[(Vec<usize>, Vec<usize>)],
+) -> Result<CvResult> {
+    let mut result = CvResult {
+        model: model.name(),
+        test_scores: vec![],
+        train_scores: vec![],
+        fit_times: vec![],
+        score_times: vec![],
+    };
+    for (i, (train, test)) in folds.iter().enumerate() {
+        let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
+        let y_train: Vec<usize> = train.iter().map(|&r| y[r]).collect();
+        let y_test: Vec<usize> = test.iter().map(|&r| y[r]).collect();
+        let mut fold_model = model.unfitted();
+        let start = Instant::now();
+        fold_model
+            .fit(&x_train, &y_train)
+            .with_context(|| format!("fitting fold {i}"))?;
+        result.fit_times.push(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        result.test_scores.push(fold_model.score(&x_test, &y_test)?);
+        result.score_times.push(start.elapsed().as_secs_f64());
+        result
+            .train_scores
+            .push(fold_model.score(&x_train, &y_train)?);
+    }
+    Ok(result)
+}
+
+/// Test accuracy of each of `n_splits` stratified folds (scikit-learn's `cross_val_score` for
+/// a classifier: `StratifiedKFold(n_splits)` without shuffling).
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let iris = load_iris();
+/// let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
+/// let scores = cross_val_score(&DecisionTreeClassifier::new(), &x, &y, 5).unwrap();
+/// assert_eq!(scores.len(), 5);
+/// ```
+pub fn cross_val_score(
+    model: &dyn Classifier,
+    x: &Matrix,
+    y: &[usize],
+    n_splits: usize,
+) -> Result<Vec<f64>> {
+    let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
+    let folds = StratifiedKFold::new(n_splits).split_rows(&labels)?;
+    Ok(cross_validate(model, x, y, &folds)?.test_scores)
+}
