@@ -73,3 +73,59 @@ fn an_empty_chart_says_why_it_cannot_be_drawn() {
     let text = chart.mime_bundle().data["text/plain"].to_string();
     assert!(text.contains("not drawn"), "{text}");
 }
+
+#[test]
+fn confusion_heatmaps_hold_counts_labels_and_stay_readable_at_many_classes() {
+    let truth = vec![0, 0, 0, 1, 1, 2, 2, 2, 2];
+    let predicted = vec![0, 0, 1, 1, 1, 2, 2, 0, 2];
+    let names: Vec<String> = ["setosa", "versicolor", "virginica"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let matrix = confusion_matrix(&truth, &predicted)
+        .unwrap()
+        .with_names(&names);
+    let counts = matrix.heatmap(false).to_svg().unwrap();
+    std::fs::write(
+        std::env::temp_dir().join("trainbook-confusion.svg"),
+        &counts,
+    )
+    .unwrap();
+    assert!(
+        counts.starts_with("<svg") && counts.contains("versicolor") && counts.contains("predicted")
+    );
+    assert!(
+        counts.contains(">\n2\n</text>") || counts.contains(">2</text>"),
+        "count labels drawn"
+    );
+    let normalised = matrix.heatmap(true).to_svg().unwrap();
+    assert!(
+        normalised.contains("0.67") && normalised.contains("0.75"),
+        "row-normalised values"
+    );
+    let png = matrix.heatmap(true).to_png().unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    std::fs::write(std::env::temp_dir().join("trainbook-confusion.png"), &png).unwrap();
+    // 25 classes: every class has a cell; labels thin out instead of overlapping.
+    let many: Vec<usize> = (0..500).map(|i| i % 25).collect();
+    let guesses: Vec<usize> = (0..500)
+        .map(|i| if i % 7 == 0 { (i + 1) % 25 } else { i % 25 })
+        .collect();
+    let big = confusion_matrix(&many, &guesses).unwrap().heatmap(true);
+    let svg = big.to_svg().unwrap();
+    assert!(
+        svg.matches("<rect").count() >= 625,
+        "one rectangle per cell"
+    );
+    std::fs::write(
+        std::env::temp_dir().join("trainbook-confusion-25.png"),
+        big.to_png().unwrap(),
+    )
+    .unwrap();
+    // Errors name the problem.
+    let err = Heatmap::new("ragged", vec![vec![1.0, 2.0], vec![1.0]])
+        .to_svg()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("row 1 has 1 values but row 0 has 2"), "{err}");
+}

@@ -4,8 +4,10 @@
 //! look the same on machines without fonts. Charts have an opaque white background, which
 //! keeps them readable in JupyterLab's dark theme too.
 
+mod heatmap;
 mod line;
 
+pub use heatmap::Heatmap;
 pub use line::LineChart;
 
 use crate::display::{MimeBundle, Png, Render};
