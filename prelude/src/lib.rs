@@ -21,7 +21,7 @@ pub mod runtime;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
-    pub use crate::charts::{Chart, Heatmap, LineChart};
+    pub use crate::charts::{Chart, Heatmap, LineChart, ScatterChart};
     pub use crate::data::*;
     pub use crate::display::{
         clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, EvcxrDisplayDebug,

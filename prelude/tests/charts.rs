@@ -129,3 +129,40 @@ fn confusion_heatmaps_hold_counts_labels_and_stay_readable_at_many_classes() {
         .to_string();
     assert!(err.contains("row 1 has 1 values but row 0 has 2"), "{err}");
 }
+
+#[test]
+fn scatter_and_roc_charts_hold_their_points_and_legends() {
+    let blobs = make_blobs(90, 3, 2, 0.5, 0).unwrap();
+    let x = Matrix::features(&blobs).unwrap();
+    let xs: Vec<f64> = (0..90).map(|i| x.row(i)[0]).collect();
+    let ys: Vec<f64> = (0..90).map(|i| x.row(i)[1]).collect();
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let chart = ScatterChart::new("Blobs")
+        .x_label("x0")
+        .classes(&xs, &ys, &blobs.y_classes().unwrap(), &names)
+        .unwrap();
+    let svg = chart.to_svg().unwrap();
+    assert_eq!(
+        svg.matches("<circle").count(),
+        90 + 3,
+        "every point and one legend marker per class"
+    );
+    assert!(svg.contains("Blobs") && svg.contains("x0"));
+    std::fs::write(
+        std::env::temp_dir().join("trainbook-scatter.png"),
+        chart.to_png().unwrap(),
+    )
+    .unwrap();
+    let err = ScatterChart::new("bad")
+        .points("a", &[1.0], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1 x values but 0 y values"), "{err}");
+    let roc = roc_curve(&[0, 0, 1, 1, 0, 1], &[0.1, 0.4, 0.35, 0.8, 0.2, 0.9]).unwrap();
+    let svg = roc.chart("model, AUC 0.89").to_svg().unwrap();
+    assert!(
+        svg.contains("model, AUC 0.89")
+            && svg.contains("chance")
+            && svg.contains("true positive rate")
+    );
+}

@@ -208,3 +208,52 @@ impl Render for LineChart {
         )
     }
 }
+
+impl crate::metrics::RocCurve {
+    /// The curve as a line chart, with the chance diagonal; `name` labels it in the legend
+    /// (e.g. "forest, AUC 0.97").
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let roc = roc_curve(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]).unwrap();
+    /// let svg = roc.chart("model").to_svg().unwrap();
+    /// assert!(svg.contains("false positive rate") && svg.contains("chance"));
+    /// ```
+    pub fn chart(&self, name: &str) -> LineChart {
+        let points = self
+            .fpr
+            .iter()
+            .copied()
+            .zip(self.tpr.iter().copied())
+            .collect();
+        LineChart::new("ROC curve")
+            .x_label("false positive rate")
+            .y_label("true positive rate")
+            .size(480, 420)
+            .series_xy(name, points)
+            .series_xy("chance", vec![(0.0, 0.0), (1.0, 1.0)])
+    }
+}
+
+impl crate::metrics::PrecisionRecallCurve {
+    /// The curve as a line chart (recall on x, precision on y).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let pr = precision_recall_curve(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]).unwrap();
+    /// assert!(pr.chart("model").to_svg().unwrap().contains("precision"));
+    /// ```
+    pub fn chart(&self, name: &str) -> LineChart {
+        let points = self
+            .recall
+            .iter()
+            .copied()
+            .zip(self.precision.iter().copied())
+            .collect();
+        LineChart::new("Precision-recall curve")
+            .x_label("recall")
+            .y_label("precision")
+            .size(480, 420)
+            .series_xy(name, points)
+    }
+}

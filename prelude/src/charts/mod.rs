@@ -6,9 +6,11 @@
 
 mod heatmap;
 mod line;
+mod scatter;
 
 pub use heatmap::Heatmap;
 pub use line::LineChart;
+pub use scatter::ScatterChart;
 
 use crate::display::{MimeBundle, Png, Render};
 use anyhow::{anyhow, bail, Context, Result};
