@@ -175,3 +175,63 @@ fn trees_and_forests_reach_sklearn_accuracy() {
         .to_string();
     assert!(err.contains("at least 2 folds"), "{err}");
 }
+
+#[test]
+fn learning_curves_and_diagnosis_tell_over_from_underfitting() {
+    let digits = load_digits();
+    let (x, y) = (
+        Matrix::features(&digits).unwrap(),
+        digits.y_classes().unwrap(),
+    );
+    // A stump cannot fit ten classes: underfitting, whatever the data size.
+    let stump = learning_curve(
+        &DecisionTreeClassifier::new().max_depth(1),
+        &x,
+        &y,
+        &[0.5, 1.0],
+        5,
+    )
+    .unwrap();
+    assert!(
+        matches!(stump.diagnose(0.9), Diagnosis::Underfitting { .. }),
+        "{stump:?}"
+    );
+    // A fully grown tree memorises its training rows: overfitting.
+    let tree = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[0.2, 0.6, 1.0], 5).unwrap();
+    assert_eq!(tree.train_scores, [1.0, 1.0, 1.0]);
+    assert!(
+        tree.validation_scores[0] < tree.validation_scores[2],
+        "more data helps: {tree:?}"
+    );
+    let diagnosis = tree.diagnose(0.9);
+    assert!(
+        matches!(
+            diagnosis,
+            Diagnosis::Overfitting {
+                from_epoch: None,
+                ..
+            }
+        ),
+        "{diagnosis:?}"
+    );
+    assert!(diagnosis.explain().contains("dropout"));
+    let svg = tree.chart().to_svg().unwrap();
+    assert!(svg.contains("validation") && svg.contains("training samples"));
+    // Histories: still improving is fine; a flat loss is underfitting; errors say why.
+    assert_eq!(
+        diagnose_history(&[1.0, 0.5, 0.3], &[1.1, 0.6, 0.4]).unwrap(),
+        Diagnosis::Fine
+    );
+    assert!(matches!(
+        diagnose_history(&[1.0, 0.95, 0.93], &[1.0, 0.96, 0.95]).unwrap(),
+        Diagnosis::Underfitting { .. }
+    ));
+    let err = diagnose_history(&[1.0], &[1.0, 2.0])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("got 1 and 2"), "{err}");
+    let err = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[1.5], 5)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(0, 1]"), "{err}");
+}

@@ -1,6 +1,9 @@
-//! Evaluating models the same way whatever they are: cross-validation over any
-//! [`Classifier`](crate::models::Classifier).
+//! Evaluating models the same way whatever they are: cross-validation and learning curves
+//! over any [`Classifier`](crate::models::Classifier), and a diagnosis of over- and
+//! underfitting in words.
 
 mod cross_validation;
+mod diagnosis;
 
 pub use cross_validation::{cross_val_score, cross_validate, CvResult};
+pub use diagnosis::{diagnose_history, diagnose_scores, learning_curve, Diagnosis, LearningCurve};
