@@ -18,6 +18,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const READY: &str = "READY";
+/// The newest modification time of the prelude's files when the template was built.
+const SOURCES_MTIME: &str = "SOURCES_MTIME";
 /// Files at least this big are hard-linked into kernel directories; smaller ones are copied.
 const LINK_THRESHOLD: u64 = 64 * 1024;
 
@@ -86,6 +88,8 @@ pub struct PreludeCache {
     prelude: PathBuf,
     template: PathBuf,
     lock_file: PathBuf,
+    /// Newest mtime (ns) of the prelude's files now.
+    sources_mtime: u128,
 }
 
 impl PreludeCache {
@@ -104,6 +108,7 @@ impl PreludeCache {
         Ok(PreludeCache {
             template: root.join(key),
             lock_file: root.join(".lock"),
+            sources_mtime: newest_mtime(&prelude)?,
             prelude,
         })
     }
@@ -112,8 +117,17 @@ impl PreludeCache {
         &self.template
     }
 
+    /// A complete template whose build is not older than the prelude's files. Same content
+    /// (the key) is not enough: cargo rebuilds a path dependency whose files are newer than its
+    /// last build, as after a fresh clone, and then every kernel would rebuild it at once.
     pub fn is_built(&self) -> bool {
-        self.template.join(READY).exists()
+        self.template.join(READY).exists() && self.built_from_mtime() >= Some(self.sources_mtime)
+    }
+
+    fn built_from_mtime(&self) -> Option<u128> {
+        fs::read_to_string(self.template.join(SOURCES_MTIME))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
     }
 
     /// Builds the template unless a complete one exists. Concurrent kernels wait for one build.
@@ -134,6 +148,24 @@ impl PreludeCache {
             }
         }
         if self.is_built() {
+            return Ok(());
+        }
+        if self.template.join(READY).exists() {
+            // Same content, newer files (a fresh checkout): cargo recompiles only the prelude
+            // crate itself, once, here, instead of in every kernel.
+            progress("The prelude's files are newer than its build (a fresh checkout?); recompiling the prelude crate once…");
+            let started = std::time::Instant::now();
+            let runner =
+                super::Runner::start_for_precompile(self.template.clone(), self.prelude.clone())?;
+            drop(runner);
+            fs::write(
+                self.template.join(SOURCES_MTIME),
+                format!("{}\n", self.sources_mtime),
+            )?;
+            progress(&format!(
+                "Prelude refreshed in {:.0} s.",
+                started.elapsed().as_secs_f64()
+            ));
             return Ok(());
         }
         progress(
@@ -165,6 +197,10 @@ impl PreludeCache {
         let runner =
             super::Runner::start_for_precompile(self.template.clone(), self.prelude.clone())?;
         drop(runner);
+        fs::write(
+            self.template.join(SOURCES_MTIME),
+            format!("{}\n", self.sources_mtime),
+        )?;
         fs::write(
             self.template.join(READY),
             format!("{:?}\n", started.elapsed()),
@@ -226,6 +262,22 @@ fn cache_key(prelude: &Path, cargo_lock: Option<&Path>) -> Result<String> {
         hasher.update(fs::read(&file)?);
     }
     Ok(hex::encode(&hasher.finalize()[..12]))
+}
+
+/// The newest modification time (ns since the epoch) of the files the cache key covers.
+fn newest_mtime(prelude: &Path) -> Result<u128> {
+    let mut files = Vec::new();
+    collect_files(prelude, &mut files)?;
+    let mut newest = 0;
+    for file in files {
+        let modified = fs::metadata(&file)?.modified()?;
+        let ns = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        newest = newest.max(ns);
+    }
+    Ok(newest)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
