@@ -122,54 +122,31 @@ fn fill_nulls_named(
         let filled = if numeric {
             let mut values = f64_options(frame, name)?;
             if indicator {
-                let missing: Float64Chunked = values
-                    .iter()
-                    .map(|v| Some(if v.is_none() { 1.0 } else { 0.0 }))
-                    .collect();
                 set_column(
                     &mut out,
-                    missing
-                        .with_name(format!("{name}_missing").into())
-                        .into_column(),
+                    missing_indicator(name, values.iter().map(Option::is_none)),
                 )?;
             }
             match &how {
-                Fill::Forward => fill_along(&mut values),
-                Fill::Backward => {
-                    values.reverse();
-                    fill_along(&mut values);
-                    values.reverse();
-                }
                 Fill::Value(v) => values.iter_mut().for_each(|x| *x = x.or(Some(*v))),
                 Fill::Text(t) => bail!(
                     "fill_nulls: column {name:?} is numeric ({}); Fill::Text({t:?}) is for text \
                      columns, use Fill::Value",
                     column(frame, name)?.dtype()
                 ),
+                direction => fill_in_order(&mut values, direction),
             }
             let chunked: Float64Chunked = values.into_iter().collect();
             chunked.with_name(name.as_str().into()).into_column()
         } else {
             let mut values = string_options(frame, name)?;
             if indicator {
-                let missing: Float64Chunked = values
-                    .iter()
-                    .map(|v| Some(if v.is_none() { 1.0 } else { 0.0 }))
-                    .collect();
                 set_column(
                     &mut out,
-                    missing
-                        .with_name(format!("{name}_missing").into())
-                        .into_column(),
+                    missing_indicator(name, values.iter().map(Option::is_none)),
                 )?;
             }
             match &how {
-                Fill::Forward => fill_along(&mut values),
-                Fill::Backward => {
-                    values.reverse();
-                    fill_along(&mut values);
-                    values.reverse();
-                }
                 Fill::Text(t) => values.iter_mut().for_each(|x| {
                     if x.is_none() {
                         *x = Some(t.clone())
@@ -179,6 +156,7 @@ fn fill_nulls_named(
                     "fill_nulls: column {name:?} holds text; Fill::Value({v}) is for numeric \
                      columns, use Fill::Text"
                 ),
+                direction => fill_in_order(&mut values, direction),
             }
             let chunked: StringChunked = values.into_iter().collect();
             chunked.with_name(name.as_str().into()).into_column()
@@ -186,6 +164,25 @@ fn fill_nulls_named(
         set_column(&mut out, filled)?;
     }
     Ok(out)
+}
+
+/// A `<name>_missing` column: 1.0 where the value was missing, else 0.0.
+pub(crate) fn missing_indicator(name: &str, missing: impl Iterator<Item = bool>) -> Column {
+    let values: Float64Chunked = missing.map(|m| Some(if m { 1.0 } else { 0.0 })).collect();
+    values
+        .with_name(format!("{name}_missing").into())
+        .into_column()
+}
+
+/// Forward or backward fill (other `Fill`s are values, handled by the caller).
+fn fill_in_order<T: Clone>(values: &mut [Option<T>], how: &Fill) {
+    if *how == Fill::Backward {
+        values.reverse();
+        fill_along(values);
+        values.reverse();
+    } else {
+        fill_along(values);
+    }
 }
 
 fn fill_along<T: Clone>(values: &mut [Option<T>]) {

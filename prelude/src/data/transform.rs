@@ -2,7 +2,7 @@
 //! `inverse_transform` where it means something. Fitted transformers serialize to JSON and
 //! show their fitted parameters as a table.
 
-use super::clean::OutlierClipper;
+use super::clean::{missing_indicator, OutlierClipper};
 use super::columns::{column, f64_options, is_numeric, owned, require, set_column, string_options};
 use super::split::{Fold, TestFrame, TrainFrame};
 use crate::display::{html_escape, MimeBundle, Render};
@@ -665,15 +665,8 @@ impl Transformer for Imputer {
         require(frame, &self.columns)?;
         let mut out = frame.clone();
         for name in &self.indicator_columns {
-            let missing: Float64Chunked = f64_or_text_missing(frame, name)?
-                .into_iter()
-                .map(|m| Some(if m { 1.0 } else { 0.0 }))
-                .collect();
-            let indicator = format!("{name}_missing");
-            set_column(
-                &mut out,
-                missing.with_name(indicator.as_str().into()).into_column(),
-            )?;
+            let missing = f64_or_text_missing(frame, name)?;
+            set_column(&mut out, missing_indicator(name, missing.into_iter()))?;
         }
         for (name, value) in self.columns.iter().zip(&self.fill) {
             let filled = match value {
