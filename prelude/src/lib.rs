@@ -16,8 +16,10 @@ pub mod display;
 pub mod evaluation;
 pub mod metrics;
 pub mod models;
+pub mod nn;
 pub mod random;
 pub mod runtime;
+pub mod train;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
@@ -33,7 +35,15 @@ pub mod prelude {
         Classifier, Clusterer, Dbscan, DecisionTreeClassifier, KMeans, Matrix, MaxFeatures,
         RandomForestClassifier,
     };
+    pub use crate::nn::{
+        default_device, Activation, Cnn, CnnConfig, Dropout, Head, LayerInfo, Mlp, MlpConfig,
+        Network, Parameter, Parameters, Summary,
+    };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
+    pub use crate::train::{
+        evaluate, Checkpoints, EarlyStopping, EpochRecord, Evaluation, Fit, History, Loss, Monitor,
+        Optimizer, OptimizerState, PlateauState, Progress, Schedule, StopReason, Trainer,
+    };
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};
 }

@@ -1,0 +1,105 @@
+//! Training on candle, the Trainbook side of `bench/training.py`, which writes the data as
+//! .npy files, runs this binary, and prints both sides.
+//!
+//! Usage: training <data folder> [--runs N]   (prints one JSON line)
+//!
+//! Workloads (the same as PyTorch's in the script): digits MLP 64-128-64-10 and digits CNN
+//! conv16-conv32-pool-linear, 20 epochs of Adam(1e-3), batch 64; MLP 256-512-512-10 on 100k x
+//! 256 synthetic samples, batch 256, 2 epochs.
+
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::time::Instant;
+use trainbook::prelude::*;
+
+struct Data {
+    train: DataLoader,
+    test_x: Tensor,
+    test_y: Vec<usize>,
+}
+
+fn load(folder: &Path, name: &str, batch: usize, image: bool) -> Result<Data> {
+    let read = |part: &str| -> Result<Tensor> {
+        let path = folder.join(format!("{name}_{part}.npy"));
+        Tensor::read_npy(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let shape = |x: Tensor| -> Result<Tensor> {
+        let x = x.to_dtype(DType::F32)?;
+        Ok(if image { x.reshape(((), 1, 8, 8))? } else { x })
+    };
+    let train_x = shape(read("train_x")?)?;
+    let train_y = read("train_y")?.to_dtype(DType::U32)?;
+    let test_x = shape(read("test_x")?)?;
+    let test_y = read("test_y")?
+        .to_dtype(DType::U32)?
+        .to_vec1::<u32>()?
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    Ok(Data {
+        train: DataLoader::new(train_x, train_y, batch)?.shuffle(0),
+        test_x,
+        test_y,
+    })
+}
+
+/// (seconds per epoch of the best run, samples per second, test accuracy of that run).
+fn run(
+    runs: usize,
+    epochs: usize,
+    data: &Data,
+    make: &dyn Fn() -> Result<Box<dyn Network>>,
+) -> Result<(f64, f64, f64)> {
+    let mut best = (f64::INFINITY, 0.0);
+    for _ in 0..runs {
+        let model = make()?;
+        let trainer = Trainer::new()
+            .epochs(epochs)
+            .optimizer(Optimizer::adam(1e-3))
+            .progress(Progress::Quiet);
+        let start = Instant::now();
+        trainer.fit(model.as_ref(), &data.train, None)?;
+        let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
+        if per_epoch < best.0 {
+            let accuracy = accuracy_score(&data.test_y, &model.predict(&data.test_x)?)?;
+            best = (per_epoch, accuracy);
+        }
+    }
+    Ok((best.0, data.train.len() as f64 / best.0, best.1))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let folder = Path::new(args.get(1).context("usage: training <data folder> [--runs N]")?);
+    let runs = match args.iter().position(|a| a == "--runs") {
+        Some(i) => args[i + 1].parse()?,
+        None => 3,
+    };
+    let cpu = Device::Cpu;
+    let digits = load(folder, "digits", 64, false)?;
+    let mlp = run(runs, 20, &digits, &|| {
+        Ok(Box::new(Mlp::new(
+            MlpConfig::classifier(64, &[128, 64], 10).device(&cpu),
+        )?))
+    })?;
+    let digit_images = load(folder, "digits", 64, true)?;
+    let cnn = run(runs, 20, &digit_images, &|| {
+        Ok(Box::new(Cnn::new(
+            CnnConfig::new(&[1, 8, 8], 10).conv(16).conv(32).pool().device(&cpu),
+        )?))
+    })?;
+    let synthetic = load(folder, "synthetic", 256, false)?;
+    let wide = run(runs.min(2), 2, &synthetic, &|| {
+        Ok(Box::new(Mlp::new(
+            MlpConfig::classifier(256, &[512, 512], 10).device(&cpu),
+        )?))
+    })?;
+    let entry = |(seconds, rate, accuracy): (f64, f64, f64)| {
+        serde_json::json!({"epoch_s": seconds, "samples_per_s": rate, "accuracy": accuracy})
+    };
+    println!(
+        "{}",
+        serde_json::json!({"mlp": entry(mlp), "cnn": entry(cnn), "wide_mlp": entry(wide)})
+    );
+    Ok(())
+}

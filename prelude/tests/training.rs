@@ -1,0 +1,476 @@
+//! The candle models and the training loop: update rules, losses and schedules against
+//! PyTorch (fixtures/training.json, made by fixtures/make_training_fixtures.py), accuracy on
+//! the shipped digits, reproducibility, early stopping, checkpoints and resume.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use trainbook::candle_nn::Init;
+use trainbook::prelude::*;
+
+fn fixtures() -> Value {
+    serde_json::from_str(include_str!("fixtures/training.json")).unwrap()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|x| match x {
+            Value::Array(_) => floats(x),
+            _ => vec![x.as_f64().unwrap()],
+        })
+        .collect()
+}
+
+fn tensor(v: &Value, shape: &[usize]) -> Tensor {
+    Tensor::from_vec(floats(v), shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+}
+
+fn close(actual: &[f64], expected: &[f64], tolerance: f64, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths");
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= tolerance * (1.0 + e.abs()),
+            "{what}[{i}]: got {a}, PyTorch {e}"
+        );
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.flatten_all()
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+#[test]
+fn optimizers_follow_pytorch_step_for_step() {
+    let fx = fixtures();
+    let problem = &fx["optimizer_problem"];
+    let optimizers: Vec<(&str, Optimizer)> = vec![
+        ("sgd", Optimizer::sgd(0.1)),
+        ("sgd_momentum", Optimizer::sgd(0.1).momentum(0.9)),
+        (
+            "sgd_nesterov_wd",
+            Optimizer::sgd(0.1)
+                .momentum(0.9)
+                .nesterov(true)
+                .weight_decay(0.01),
+        ),
+        ("adam", Optimizer::adam(0.05)),
+        ("adam_wd", Optimizer::adam(0.05).weight_decay(0.1)),
+        ("adamw", Optimizer::adamw(0.05).weight_decay(0.1)),
+        ("rmsprop", Optimizer::rmsprop(0.01)),
+        (
+            "rmsprop_momentum_centered",
+            Optimizer::rmsprop(0.01).momentum(0.9).centered(true),
+        ),
+    ];
+    for (name, optimizer) in optimizers {
+        let params = Parameters::new(0, &Device::Cpu);
+        let vb = params.builder();
+        let p0 = vb.get_with_hints((3, 2), "p0", Init::Const(0.0)).unwrap();
+        let p1 = vb.get_with_hints(2, "p1", Init::Const(0.0)).unwrap();
+        let start: HashMap<String, Tensor> = [
+            ("p0".to_string(), tensor(&problem["p0"], &[3, 2])),
+            ("p1".to_string(), tensor(&problem["p1"], &[2])),
+        ]
+        .into();
+        params.load(&start, false).unwrap();
+        let (c0, d0) = (
+            tensor(&problem["c0"], &[3, 2]),
+            tensor(&problem["d0"], &[3, 2]),
+        );
+        let (c1, d1) = (tensor(&problem["c1"], &[2]), tensor(&problem["d1"], &[2]));
+        let term = |p: &Tensor, c: &Tensor, d: &Tensor| {
+            let quadratic = (c * p.sqr().unwrap()).unwrap().sum_all().unwrap();
+            let exponential = (d * (p * 0.3).unwrap().exp().unwrap())
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            (quadratic + exponential).unwrap()
+        };
+        let mut state = OptimizerState::new(optimizer);
+        for (step, expected) in fx["optimizers"][name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            let loss = (term(&p0, &c0, &d0) + term(&p1, &c1, &d1)).unwrap();
+            state.backward_step(&params, &loss).unwrap();
+            let what = format!("{name} step {}", step + 1);
+            close(&values(&p0), &floats(&expected["p0"]), 2e-5, &what);
+            close(&values(&p1), &floats(&expected["p1"]), 2e-5, &what);
+        }
+    }
+}
+
+#[test]
+fn losses_match_pytorch() {
+    let fx = fixtures();
+    let l = &fx["losses"];
+    let logits = tensor(&l["logits"], &[7, 4]);
+    let labels: Vec<u32> = floats(&l["labels"]).iter().map(|&v| v as u32).collect();
+    let labels = Tensor::new(labels, &Device::Cpu).unwrap();
+    let weights = floats(&l["weights"]);
+    let scalar = |t: Tensor| t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+    let cases = vec![
+        ("cross_entropy", Loss::cross_entropy()),
+        (
+            "cross_entropy_weighted",
+            Loss::cross_entropy().with_class_weights(&weights),
+        ),
+        (
+            "cross_entropy_smoothed",
+            Loss::cross_entropy().with_label_smoothing(0.1),
+        ),
+        (
+            "cross_entropy_weighted_smoothed",
+            Loss::cross_entropy()
+                .with_class_weights(&weights)
+                .with_label_smoothing(0.1),
+        ),
+        ("hinge", Loss::Hinge),
+    ];
+    for (name, loss) in cases {
+        let got = scalar(loss.compute(&logits, &labels).unwrap());
+        close(&[got], &[l[name].as_f64().unwrap()], 1e-5, name);
+    }
+    let binary_logits = tensor(&l["binary_logits"], &[7, 1]);
+    let binary_labels = Tensor::new(
+        floats(&l["binary_labels"])
+            .iter()
+            .map(|&v| v as u32)
+            .collect::<Vec<_>>(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    for (name, loss) in [
+        ("bce", Loss::binary_cross_entropy()),
+        (
+            "bce_pos_weight",
+            Loss::BinaryCrossEntropy {
+                pos_weight: Some(3.0),
+            },
+        ),
+    ] {
+        let got = scalar(loss.compute(&binary_logits, &binary_labels).unwrap());
+        close(&[got], &[l[name].as_f64().unwrap()], 1e-5, name);
+    }
+    let predictions = tensor(&l["predictions"], &[7, 1]);
+    let targets = tensor(&l["targets"], &[7]);
+    for (name, loss) in [
+        ("mse", Loss::MeanSquaredError),
+        ("mae", Loss::MeanAbsoluteError),
+    ] {
+        let got = scalar(loss.compute(&predictions, &targets).unwrap());
+        close(&[got], &[l[name].as_f64().unwrap()], 1e-5, name);
+    }
+}
+
+#[test]
+fn schedules_match_pytorch() {
+    let fx = fixtures();
+    let s = &fx["schedules"];
+    let per_step = |schedule: Schedule, total: usize| -> Vec<f64> {
+        (0..total)
+            .map(|step| schedule.learning_rate(0.01, step, total, 0))
+            .collect()
+    };
+    close(
+        &per_step(Schedule::one_cycle(0.1), 50),
+        &floats(&s["one_cycle_50"]),
+        1e-9,
+        "one-cycle",
+    );
+    close(
+        &per_step(Schedule::cosine(), 40),
+        &floats(&s["cosine_40"]),
+        1e-9,
+        "cosine",
+    );
+    let step: Vec<f64> = (0..10)
+        .map(|epoch| Schedule::step(3, 0.5).learning_rate(0.01, 0, 1, epoch))
+        .collect();
+    close(&step, &floats(&s["step_3_half_10"]), 1e-12, "step");
+}
+
+#[test]
+fn reduce_on_plateau_follows_pytorch() {
+    let fx = fixtures();
+    let losses = floats(&fx["schedules"]["plateau_losses"]);
+    let expected = floats(&fx["schedules"]["plateau_half_2"]);
+    let schedule = Schedule::reduce_on_plateau(0.5, 2);
+    let mut plateau = PlateauState::new();
+    let mut got = Vec::new();
+    for &loss in &losses {
+        // The rate used in an epoch, then the epoch's loss is read (as the loop does).
+        got.push(schedule.learning_rate(0.01, 0, 1, 0) * plateau.scale);
+        plateau.end_epoch(&schedule, 0.01, loss);
+    }
+    close(&got, &expected, 1e-12, "plateau");
+}
+
+struct Digits {
+    train: DataLoader,
+    test: DataLoader,
+    test_x: Tensor,
+    test_y: Vec<usize>,
+}
+
+fn digits(batch: usize, images: bool) -> Digits {
+    let data = load_digits();
+    let split = stratified_split(&data.frame, "target", 0.25, 0).unwrap();
+    let tensors = |frame: &DataFrame| {
+        let x = frame_to_tensor(frame, &data.feature_names, DType::F32, &Device::Cpu).unwrap();
+        let x = (x / 16.0).unwrap();
+        let x = if images {
+            x.reshape(((), 1, 8, 8)).unwrap()
+        } else {
+            x
+        };
+        (x, labels_to_tensor(frame, "target", &Device::Cpu).unwrap())
+    };
+    let (train_x, train_y) = tensors(&split.train);
+    let (test_x, test_y) = tensors(&split.test);
+    let test_labels = test_y
+        .to_vec1::<u32>()
+        .unwrap()
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    Digits {
+        train: DataLoader::new(train_x, train_y, batch).unwrap().shuffle(0),
+        test: DataLoader::new(test_x.clone(), test_y, 512).unwrap(),
+        test_x,
+        test_y: test_labels,
+    }
+}
+
+#[test]
+fn mlp_reaches_pytorch_accuracy_on_digits() {
+    let d = digits(64, false);
+    let model = Mlp::new(
+        MlpConfig::classifier(64, &[128, 64], 10)
+            .seed(0)
+            .device(&Device::Cpu),
+    )
+    .unwrap();
+    let fit = Trainer::new()
+        .epochs(20)
+        .optimizer(Optimizer::adam(1e-3))
+        .fit(&model, &d.train, Some(&d.test))
+        .unwrap();
+    assert_eq!(fit.stopped, StopReason::Completed);
+    let accuracy = accuracy_score(&d.test_y, &model.predict(&d.test_x).unwrap()).unwrap();
+    println!("MLP digits test accuracy {accuracy}");
+    assert!(accuracy >= 0.97, "MLP test accuracy {accuracy}");
+    // The loop's own validation accuracy is the same number.
+    let last = fit.history.last().unwrap().validation_accuracy.unwrap();
+    assert!((last - accuracy).abs() < 1e-12);
+}
+
+#[test]
+fn cnn_reaches_pytorch_accuracy_on_digits() {
+    let d = digits(64, true);
+    let model = Cnn::new(
+        CnnConfig::new(&[1, 8, 8], 10)
+            .conv(16)
+            .conv(32)
+            .pool()
+            .seed(0)
+            .device(&Device::Cpu),
+    )
+    .unwrap();
+    Trainer::new()
+        .epochs(20)
+        .optimizer(Optimizer::adam(1e-3))
+        .fit(&model, &d.train, None)
+        .unwrap();
+    let accuracy = accuracy_score(&d.test_y, &model.predict(&d.test_x).unwrap()).unwrap();
+    println!("CNN digits test accuracy {accuracy}");
+    assert!(accuracy >= 0.975, "CNN test accuracy {accuracy}");
+}
+
+#[test]
+fn same_seeds_give_the_same_run_and_save_load_gives_the_same_predictions() {
+    let d = digits(32, false);
+    let run = || {
+        let model = Mlp::new(
+            MlpConfig::classifier(64, &[32], 10)
+                .dropout(0.2)
+                .batch_norm(true)
+                .seed(5)
+                .device(&Device::Cpu),
+        )
+        .unwrap();
+        let fit = Trainer::new()
+            .epochs(3)
+            .optimizer(Optimizer::sgd(0.05).momentum(0.9))
+            .fit(&model, &d.train, Some(&d.test))
+            .unwrap();
+        (model, fit.history)
+    };
+    let (model, first) = run();
+    let (_, second) = run();
+    let losses = |h: &History| {
+        h.epochs
+            .iter()
+            .map(|e| (e.train_loss, e.validation_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&first), losses(&second));
+
+    let path =
+        std::env::temp_dir().join(format!("trainbook-test-{}.safetensors", std::process::id()));
+    model.save(&path).unwrap();
+    let loaded = Mlp::new(
+        MlpConfig::classifier(64, &[32], 10)
+            .dropout(0.2)
+            .batch_norm(true)
+            .seed(77)
+            .device(&Device::Cpu),
+    )
+    .unwrap();
+    loaded.load(&path).unwrap();
+    assert_eq!(
+        values(&model.predict_proba(&d.test_x).unwrap()),
+        values(&loaded.predict_proba(&d.test_x).unwrap())
+    );
+    // A model of another shape is refused with a message naming the tensor.
+    let other = Mlp::new(MlpConfig::classifier(64, &[16], 10).device(&Device::Cpu)).unwrap();
+    let error = other.load(&path).unwrap_err().to_string();
+    assert!(error.contains("hidden0.weight"), "{error}");
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn early_stopping_restores_the_best_epoch_also_when_epochs_run_out() {
+    let d = digits(32, false);
+    for patience in [3, 100] {
+        let model = Mlp::new(
+            MlpConfig::classifier(64, &[256, 256], 10)
+                .seed(1)
+                .device(&Device::Cpu),
+        )
+        .unwrap();
+        // A high learning rate makes the validation loss bounce, so the last epoch is not the best.
+        let fit = Trainer::new()
+            .epochs(12)
+            .optimizer(Optimizer::sgd(0.5).momentum(0.9))
+            .early_stopping(EarlyStopping::new(patience))
+            .fit(&model, &d.train, Some(&d.test))
+            .unwrap();
+        let best = fit.best_epoch.unwrap();
+        let best_loss = fit.history.epochs[best - 1].validation_loss.unwrap();
+        assert!(fit.restored_best);
+        if patience == 100 {
+            assert_eq!(fit.stopped, StopReason::Completed);
+        }
+        let now = evaluate(&model, &d.test, &Loss::cross_entropy()).unwrap();
+        assert!(
+            (now.loss - best_loss).abs() < 1e-9,
+            "patience {patience}: restored loss {} but best epoch {best} had {best_loss} ({:?})",
+            now.loss,
+            fit.history.validation_loss()
+        );
+    }
+}
+
+#[test]
+fn resume_from_a_checkpoint_continues_the_same_run() {
+    let d = digits(64, false);
+    let folder = std::env::temp_dir().join(format!("trainbook-ckpt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&folder);
+    let make = || {
+        Mlp::new(
+            MlpConfig::classifier(64, &[32], 10)
+                .seed(3)
+                .device(&Device::Cpu),
+        )
+        .unwrap()
+    };
+    let trainer = Trainer::new()
+        .optimizer(Optimizer::adam(2e-3))
+        .schedule(Schedule::cosine());
+    let straight = trainer
+        .clone()
+        .epochs(6)
+        .fit(&make(), &d.train, Some(&d.test))
+        .unwrap();
+
+    let first = make();
+    trainer
+        .clone()
+        .epochs(6)
+        .checkpoints(Checkpoints::new(&folder).keep_best(2))
+        .fit(&first, &d.train, Some(&d.test))
+        .unwrap();
+    let bests: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("best-epoch-"))
+        .collect();
+    assert_eq!(bests.len(), 2, "{bests:?}");
+
+    // Stop after 3 epochs, then resume to 6 in a fresh model: same curve as the straight run.
+    let half = folder.join("half");
+    let interrupted = make();
+    trainer
+        .clone()
+        .epochs(6)
+        .checkpoints(Checkpoints::new(&half).keep_best(0))
+        .early_stopping(EarlyStopping::new(1).min_delta(1e9).restore_best(false))
+        .fit(&interrupted, &d.train, Some(&d.test))
+        .unwrap();
+    let resumed_model = make();
+    let resumed = trainer
+        .clone()
+        .epochs(6)
+        .resume_from(half.join("last.safetensors"))
+        .fit(&resumed_model, &d.train, Some(&d.test))
+        .unwrap();
+    assert_eq!(resumed.history.epochs.len(), 6);
+    let curve = |h: &History| h.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>();
+    close(
+        &curve(&resumed.history),
+        &curve(&straight.history),
+        1e-6,
+        "resumed curve",
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let model = Mlp::new(MlpConfig::classifier(4, &[8], 3).device(&Device::Cpu)).unwrap();
+    let wrong = Tensor::zeros((2, 5), DType::F32, &Device::Cpu).unwrap();
+    let error = model.predict(&wrong).unwrap_err().to_string();
+    assert!(
+        error.contains("(n, 4)") && error.contains("[2, 5]"),
+        "{error}"
+    );
+    let x = Tensor::zeros((8, 4), DType::F32, &Device::Cpu).unwrap();
+    let y = Tensor::zeros(8, DType::U32, &Device::Cpu).unwrap();
+    let loader = DataLoader::new(x, y, 4).unwrap();
+    let error = Trainer::new()
+        .early_stopping(EarlyStopping::new(2))
+        .fit(&model, &loader, None)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no validation data"), "{error}");
+    let error = Trainer::new()
+        .loss(Loss::MeanSquaredError)
+        .fit(&model, &loader, None)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("regression"), "{error}");
+    assert!(Mlp::new(MlpConfig::classifier(4, &[0], 3)).is_err());
+    assert!(Cnn::new(CnnConfig::new(&[1, 2, 2], 3).conv(4).pool().pool()).is_err());
+}
