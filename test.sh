@@ -9,6 +9,9 @@ cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trainbook/target}"
 CACHE="${TRAINBOOK_CACHE_DIR:-$HOME/.cache/trainbook}"
 BIN="$CARGO_TARGET_DIR/release/trainbook"
+# The kernel finds the prelude sources by the path it was compiled at; cargo can reuse a binary
+# compiled in another clone that shares the target directory, so name this clone's prelude.
+export TRAINBOOK_PRELUDE_DIR="$PWD/prelude"
 # Tests must not write into the user's own history or kernelspecs.
 SCRATCH="$(mktemp -d)"
 trap 'rm -rf "$SCRATCH"' EXIT

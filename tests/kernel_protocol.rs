@@ -415,6 +415,65 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn fit_redraws_one_display_and_an_interrupt_returns_the_model_trained_so_far() {
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    let (reply, _) = c
+        .execute(
+            r#"let digits = load_digits();
+let train = DataLoader::from_frame(&digits.frame, &digits.feature_names, "target", 64, &Device::Cpu)?.shuffle(0);
+let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu))?;"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+
+    // Far more epochs than the test waits for: only the interrupt ends this cell.
+    let id = c
+        .submit("let fit = Trainer::new().epochs(100_000).fit(&model, &train, None)?;")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let m = c.next_iopub(T).await.unwrap();
+        let first_frame =
+            m["header"]["msg_type"] == "display_data" && m["parent_header"]["msg_id"] == id;
+        seen.push(m);
+        if first_frame {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.request(Channel::Control, "interrupt_request", json!({}))
+        .await
+        .unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    seen.extend(c.iopub_until_idle(&id, T).await.unwrap());
+
+    // One display, redrawn in place; its last frame says how the run ended.
+    assert_eq!(of_type(&seen, "display_data").len(), 1);
+    let updates = of_type(&seen, "update_display_data");
+    assert!(!updates.is_empty(), "the live display was never redrawn");
+    let last = updates.last().unwrap()["content"]["data"]["text/html"]
+        .as_str()
+        .unwrap();
+    assert!(last.contains("interrupted in epoch"), "{last}");
+    assert!(last.contains("<progress"), "{last}");
+
+    // The cell finished normally: fit and the model are there and usable.
+    let (reply, iopub) = c
+        .execute(
+            r#"let accuracy = evaluate(&model, &train, &Loss::cross_entropy())?.accuracy.unwrap();
+(matches!(fit.stopped, StopReason::Interrupted { .. }), accuracy > 0.5)"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("(true, true)"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn stop_on_error_aborts_queued_cells() {
     let kernel = Kernel::start().unwrap();
     let mut c = kernel.connect().await.unwrap();

@@ -116,23 +116,45 @@ fn tour() {
         confusion.contains("<th>setosa</th><td>50</td><td>0</td><td>0</td>"),
         "{confusion}"
     );
-    // The live chart keeps one output: its final frame, 30 epochs of both series.
-    let chart_outputs = cells[7]["outputs"].as_array().unwrap();
-    assert_eq!(chart_outputs.len(), 1, "{chart_outputs:?}");
-    let svg = text(&chart_outputs[0]["data"]["image/svg+xml"]);
+    // A real training run: data, model summary, fit with its live display, evaluation.
+    assert_eq!(outputs_text(cells[7]), vec!["execute_result: (1347, 450)"]);
+    let summary = text(&cells[8]["outputs"][0]["data"]["text/html"]);
     assert!(
-        svg.starts_with("<svg") && svg.contains("\nvalidation\n</text>"),
-        "{svg}"
+        summary.contains("MLP classifier") && summary.contains("total parameters: 17226"),
+        "{summary}"
     );
+    // fit keeps one output: the final frame of its live display, with the curves and table.
+    let fit_outputs = cells[9]["outputs"].as_array().unwrap();
+    assert_eq!(fit_outputs.len(), 1, "{fit_outputs:?}");
+    let frame = text(&fit_outputs[0]["data"]["text/html"]);
     assert!(
-        svg.contains("\n30\n</text>") || svg.contains("\n30.0\n</text>"),
-        "last epoch on the axis"
+        frame.contains("<svg") && frame.contains("val acc") && frame.contains("<progress"),
+        "{frame}"
     );
-    assert_eq!(outputs_text(cells[8]), vec!["execute_result: 10"]);
-    assert_eq!(outputs_text(cells[9]), vec!["execute_result: 1000000"]);
-    let vars = text(&cells[10]["outputs"][0]["data"]["text/plain"]);
+    let outcome = text(&fit_outputs[0]["data"]["text/plain"]);
     assert!(
-        vars.contains("mean: f64") && vars.contains("iris: Dataset"),
+        outcome.starts_with("Training ") && outcome.contains("best epoch"),
+        "{outcome}"
+    );
+    let evaluation = outputs_text(cells[10]);
+    let accuracy: f64 = evaluation[0]
+        .trim_start_matches("stdout: test accuracy ")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{evaluation:?}"));
+    assert!(accuracy >= 0.96, "tour MLP test accuracy {accuracy}");
+    let heatmap = text(&cells[10]["outputs"][1]["data"]["image/svg+xml"]);
+    assert!(
+        heatmap.starts_with("<svg") && heatmap.contains("predicted"),
+        "{heatmap}"
+    );
+    // The best checkpoint, loaded into a fresh model, predicts the same.
+    assert_eq!(outputs_text(cells[11]), vec!["execute_result: true"]);
+    assert_eq!(outputs_text(cells[12]), vec!["execute_result: 10"]);
+    assert_eq!(outputs_text(cells[13]), vec!["execute_result: 1000000"]);
+    let vars = text(&cells[14]["outputs"][0]["data"]["text/plain"]);
+    assert!(
+        vars.contains("mean: f64") && vars.contains("model: Mlp"),
         "{vars}"
     );
     assert_not_stale("00_tour.ipynb", &nb, &committed);

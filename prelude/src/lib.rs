@@ -36,8 +36,8 @@ pub mod prelude {
         RandomForestClassifier,
     };
     pub use crate::nn::{
-        default_device, Activation, Cnn, CnnConfig, Dropout, Head, LayerInfo, Mlp, MlpConfig,
-        Network, Parameter, Parameters, Summary,
+        default_device, Activation, Cnn, CnnConfig, Conv3x3, Dropout, Head, LayerInfo, Mlp,
+        MlpConfig, Network, NeuralClassifier, Parameter, Parameters, Summary,
     };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use crate::train::{

@@ -474,3 +474,137 @@ fn bad_input_gets_clear_errors() {
     assert!(Mlp::new(MlpConfig::classifier(4, &[0], 3)).is_err());
     assert!(Cnn::new(CnnConfig::new(&[1, 2, 2], 3).conv(4).pool().pool()).is_err());
 }
+
+/// The CPU convolution (im2col) against candle's conv2d: same outputs and gradients.
+#[test]
+fn conv3x3_matches_candle_conv2d_forward_and_backward() {
+    let params = Parameters::new(3, &Device::Cpu);
+    let conv = Conv3x3::new(3, 5, params.builder().pp("conv")).unwrap();
+    let weight = params.get("conv.weight").unwrap();
+    let bias = params.get("conv.bias").unwrap();
+    let x = trainbook::candle::Var::from_tensor(
+        &Tensor::randn(0f32, 1.0, (2, 3, 6, 7), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    // A non-contiguous input too: the NCHW view of NHWC data.
+    for input in [
+        x.as_tensor().clone(),
+        x.as_tensor()
+            .permute((0, 2, 3, 1))
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .permute((0, 3, 1, 2))
+            .unwrap(),
+    ] {
+        let ours = conv.forward(&input).unwrap();
+        let reference = input
+            .conv2d(&weight, 1, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&bias.reshape((1, 5, 1, 1)).unwrap())
+            .unwrap();
+        close(&values(&ours), &values(&reference), 1e-5, "conv forward");
+        let probe = Tensor::randn(0f32, 1.0, ours.dims(), &Device::Cpu).unwrap();
+        let ours_grads = (&ours * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let reference_grads = (&reference * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, t) in [("x", x.as_tensor()), ("weight", &weight), ("bias", &bias)] {
+            close(
+                &values(ours_grads.get(t).unwrap()),
+                &values(reference_grads.get(t).unwrap()),
+                1e-4,
+                &format!("conv gradient of {name}"),
+            );
+        }
+    }
+}
+
+/// The CPU ReLU and max-pool kernels against candle's ops: same outputs and gradients, also
+/// on a non-contiguous input, through a CNN with pooling. The reference pools with reshape and
+/// max, not candle's `max_pool2d`, whose gradient is a quarter of the right one (candle 0.11:
+/// the window maximum of [[1, 2], [3, 4]] gets 0.25 instead of 1).
+#[test]
+fn cpu_relu_and_pooling_match_candle() {
+    let tiny = trainbook::candle::Var::from_tensor(
+        &Tensor::new(&[[[[1f32, 2.0], [3.0, 4.0]]]], &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let one_window = trainbook::nn::max_pool2(tiny.as_tensor()).unwrap();
+    assert_eq!(values(&one_window), [4.0]);
+    let grads = one_window.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        values(grads.get(tiny.as_tensor()).unwrap()),
+        [0.0, 0.0, 0.0, 1.0]
+    );
+
+    let base = Tensor::randn(0f32, 1.0, (2, 6, 4, 3), &Device::Cpu).unwrap();
+    let x = trainbook::candle::Var::from_tensor(&base).unwrap();
+    let input = x.as_tensor().permute((0, 3, 1, 2)).unwrap(); // (2, 3, 6, 4), strided
+    let model = Cnn::new(
+        CnnConfig::new(&[3, 6, 4], 2)
+            .conv(4)
+            .pool()
+            .dense(5)
+            .device(&Device::Cpu),
+    )
+    .unwrap();
+    let ours = model.forward_t(&input, false).unwrap();
+    // The same network from candle ops, on the same weights.
+    let p = model.parameters();
+    let conv = input
+        .conv2d(&p.get("conv0.weight").unwrap(), 1, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&p.get("conv0.bias").unwrap().reshape((1, 4, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .reshape((2, 4, 3, 2, 2, 2))
+        .unwrap()
+        .max(5)
+        .unwrap()
+        .max(3)
+        .unwrap()
+        .flatten_from(1)
+        .unwrap();
+    let dense = conv
+        .matmul(&p.get("dense2.weight").unwrap().t().unwrap())
+        .unwrap()
+        .broadcast_add(&p.get("dense2.bias").unwrap())
+        .unwrap()
+        .relu()
+        .unwrap();
+    let reference = dense
+        .matmul(&p.get("output.weight").unwrap().t().unwrap())
+        .unwrap()
+        .broadcast_add(&p.get("output.bias").unwrap())
+        .unwrap();
+    close(&values(&ours), &values(&reference), 1e-5, "CNN forward");
+    let a = ours.sum_all().unwrap().backward().unwrap();
+    let b = reference.sum_all().unwrap().backward().unwrap();
+    for name in ["conv0.weight", "conv0.bias", "dense2.weight"] {
+        let t = p.get(name).unwrap();
+        close(
+            &values(a.get(&t).unwrap()),
+            &values(b.get(&t).unwrap()),
+            1e-4,
+            name,
+        );
+    }
+    close(
+        &values(a.get(x.as_tensor()).unwrap()),
+        &values(b.get(x.as_tensor()).unwrap()),
+        1e-4,
+        "input gradient",
+    );
+}

@@ -24,8 +24,14 @@ pub fn trainbook_bin() -> PathBuf {
     target.join("release/trainbook")
 }
 
+/// The repository under test. `cargo test` sets `CARGO_MANIFEST_DIR` when it runs a test, and
+/// that is read first: the compile-time value can name another clone, because cargo reuses a
+/// compiled test crate from a shared target directory when only the clone's path differs.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("..")
 }
 
 fn free_port() -> u16 {

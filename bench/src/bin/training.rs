@@ -70,7 +70,10 @@ fn run(
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let folder = Path::new(args.get(1).context("usage: training <data folder> [--runs N]")?);
+    let folder = Path::new(
+        args.get(1)
+            .context("usage: training <data folder> [--runs N]")?,
+    );
     let runs = match args.iter().position(|a| a == "--runs") {
         Some(i) => args[i + 1].parse()?,
         None => 3,
@@ -85,7 +88,11 @@ fn main() -> Result<()> {
     let digit_images = load(folder, "digits", 64, true)?;
     let cnn = run(runs, 20, &digit_images, &|| {
         Ok(Box::new(Cnn::new(
-            CnnConfig::new(&[1, 8, 8], 10).conv(16).conv(32).pool().device(&cpu),
+            CnnConfig::new(&[1, 8, 8], 10)
+                .conv(16)
+                .conv(32)
+                .pool()
+                .device(&cpu),
         )?))
     })?;
     let synthetic = load(folder, "synthetic", 256, false)?;
@@ -94,9 +101,7 @@ fn main() -> Result<()> {
             MlpConfig::classifier(256, &[512, 512], 10).device(&cpu),
         )?))
     })?;
-    let entry = |(seconds, rate, accuracy): (f64, f64, f64)| {
-        serde_json::json!({"epoch_s": seconds, "samples_per_s": rate, "accuracy": accuracy})
-    };
+    let entry = |(seconds, rate, accuracy): (f64, f64, f64)| serde_json::json!({"epoch_s": seconds, "samples_per_s": rate, "accuracy": accuracy});
     println!(
         "{}",
         serde_json::json!({"mlp": entry(mlp), "cnn": entry(cnn), "wide_mlp": entry(wide)})

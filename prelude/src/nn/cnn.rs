@@ -1,11 +1,12 @@
 //! A convolutional network for images: 3×3 "same" convolutions (each with optional batch norm
 //! and a ReLU), 2×2 max pooling, dropout, then dense layers and the output layer.
 
+use super::conv::Conv3x3;
 use super::layers::{flatten_batch, Dropout};
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{BatchNorm, Conv2d, Conv2dConfig, Linear, ModuleT};
+use candle_nn::{BatchNorm, Linear, ModuleT};
 
 #[derive(Clone, Debug, PartialEq)]
 enum LayerSpec {
@@ -94,7 +95,7 @@ impl CnnConfig {
 }
 
 enum Layer {
-    Conv(Conv2d, Option<BatchNorm>),
+    Conv(Conv3x3, Option<BatchNorm>),
     Pool,
     Flatten,
     Dense(Linear),
@@ -137,11 +138,7 @@ impl Cnn {
                     if flat {
                         bail!("layer {i}: a convolution cannot follow a dense layer");
                     }
-                    let cfg = Conv2dConfig {
-                        padding: 1,
-                        ..Default::default()
-                    };
-                    let conv = candle_nn::conv2d(shape[0], out, 3, cfg, vb.pp(format!("conv{i}")))?;
+                    let conv = Conv3x3::new(shape[0], out, vb.pp(format!("conv{i}")))?;
                     let norm = if config.batch_norm {
                         Some(candle_nn::batch_norm(
                             out,
@@ -252,11 +249,11 @@ impl Network for Cnn {
                         Some(norm) => norm.forward_t(&y, train)?,
                         None => y,
                     };
-                    y.relu()?
+                    super::cpu_ops::relu(&y)?
                 }
-                Layer::Pool => x.max_pool2d(2)?,
+                Layer::Pool => super::cpu_ops::max_pool2(&x)?,
                 Layer::Flatten => flatten_batch(&x)?,
-                Layer::Dense(linear) => linear.forward(&x)?.relu()?,
+                Layer::Dense(linear) => super::cpu_ops::relu(&linear.forward(&x)?)?,
                 Layer::Dropout(dropout) => dropout.forward_t(&x, train)?,
             };
         }

@@ -29,7 +29,7 @@ impl Activation {
     /// ```
     pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::Relu => x.relu(),
+            Activation::Relu => super::cpu_ops::relu(x),
             Activation::LeakyRelu(slope) => x.maximum(&(x * slope)?),
             Activation::Gelu => x.gelu_erf(),
             Activation::Silu => x.silu(),

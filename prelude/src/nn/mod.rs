@@ -1,13 +1,19 @@
 //! Neural networks on candle: the [`Network`] trait every model implements, and the models
 //! (one file each). Training lives in [`crate::train`].
 
+mod classifier;
 mod cnn;
+mod conv;
+mod cpu_ops;
 mod layers;
 mod mlp;
 mod params;
 mod summary;
 
+pub use classifier::NeuralClassifier;
 pub use cnn::{Cnn, CnnConfig};
+pub use conv::Conv3x3;
+pub use cpu_ops::{max_pool2, relu};
 pub(crate) use layers::log_softmax_last;
 pub use layers::{Activation, Dropout};
 pub use mlp::{Mlp, MlpConfig};

@@ -2,7 +2,7 @@
 //! ETA, the curves, the last epochs) a few times a second, and ends as one static frame.
 
 use super::history::{epoch_line, History};
-use crate::display::{display_handle, DisplayHandle, Html};
+use crate::display::{display_handle, DisplayHandle, MimeBundle};
 use std::time::{Duration, Instant};
 
 /// How `fit` reports progress.
@@ -62,10 +62,14 @@ impl LiveView {
             return;
         }
         self.last_drawn = Some(Instant::now());
-        let html = Html::new(self.frame(position, history, None));
+        let frame = self.frame(position, history, None);
+        self.show(&frame);
+    }
+
+    fn show(&mut self, frame: &MimeBundle) {
         match &self.handle {
-            Some(handle) => handle.update(&html),
-            None => self.handle = Some(display_handle(&html)),
+            Some(handle) => handle.update(frame),
+            None => self.handle = Some(display_handle(frame)),
         }
     }
 
@@ -82,18 +86,17 @@ impl LiveView {
     pub fn finish(&mut self, position: &Position, history: &History, outcome: &str) {
         match self.mode {
             Progress::Live => {
-                let html = Html::new(self.frame(position, history, Some(outcome)));
-                match &self.handle {
-                    Some(handle) => handle.update(&html),
-                    None => self.handle = Some(display_handle(&html)),
-                }
+                let frame = self.frame(position, history, Some(outcome));
+                self.show(&frame);
             }
             Progress::Lines => println!("{outcome}"),
             _ => {}
         }
     }
 
-    fn frame(&self, p: &Position, history: &History, outcome: Option<&str>) -> String {
+    /// The HTML frame, with a plain-text form that holds no timings (so a notebook's saved
+    /// output only changes when the numbers do).
+    fn frame(&self, p: &Position, history: &History, outcome: Option<&str>) -> MimeBundle {
         let elapsed = self.started.elapsed().as_secs_f64();
         let status = match outcome {
             Some(outcome) => format!(
@@ -124,14 +127,19 @@ impl LiveView {
                 )
             }
         };
-        format!(
+        let html = format!(
             "<div class=\"trainbook-fit\"><div><progress value=\"{}\" max=\"{}\" \
              style=\"width:320px\"></progress> {status}</div>{}{}</div>",
             p.done,
             p.total.max(1),
             history.charts_html(),
             history.table_html(8)
-        )
+        );
+        let text = match outcome {
+            Some(outcome) => format!("{outcome}\n{}", history.text()),
+            None => format!("training: epoch {}/{}", p.epoch, p.epochs),
+        };
+        MimeBundle::text(text).with("text/html", html)
     }
 }
 

@@ -1,0 +1,219 @@
+//! CPU kernels for the layers whose candle backward is a chain of tensor ops: ReLU (compare,
+//! cast, multiply) and 2×2 max pooling (upsample, compare, average-pool, divide, upsample,
+//! multiply). Each is one loop forward and one backward here; other devices use candle's.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
+
+fn f32_slice<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
+    match storage {
+        CpuStorage::F32(values) => Ok(values),
+        _ => candle_core::bail!("{op} takes F32 tensors"),
+    }
+}
+
+/// Visits the element offsets of a strided layout in row-major order.
+fn for_each_offset(layout: &Layout, mut visit: impl FnMut(usize, usize)) {
+    let dims = layout.dims();
+    let strides = layout.stride();
+    let count: usize = dims.iter().product();
+    if layout.is_contiguous() {
+        let start = layout.start_offset();
+        for i in 0..count {
+            visit(i, start + i);
+        }
+        return;
+    }
+    let mut index = vec![0usize; dims.len()];
+    let mut offset = layout.start_offset();
+    for i in 0..count {
+        visit(i, offset);
+        for d in (0..dims.len()).rev() {
+            index[d] += 1;
+            offset += strides[d];
+            if index[d] < dims[d] {
+                break;
+            }
+            offset -= strides[d] * dims[d];
+            index[d] = 0;
+        }
+    }
+}
+
+fn uses_cpu_kernels(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// max(x, 0), with a one-pass backward on the CPU.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let x = Tensor::new(&[-1f32, 0.5], &Device::Cpu).unwrap();
+/// assert_eq!(trainbook::nn::relu(&x).unwrap().to_vec1::<f32>().unwrap(), [0.0, 0.5]);
+/// ```
+pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
+    if uses_cpu_kernels(x) {
+        x.apply_op1(Relu)
+    } else {
+        x.relu()
+    }
+}
+
+/// 2×2 max pooling with stride 2 over the last two dimensions of (n, c, h, w); the gradient
+/// goes to each window's maximum, as PyTorch's.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let x = Tensor::new(&[[[[1f32, 2.0], [3.0, 4.0]]]], &Device::Cpu).unwrap();
+/// assert_eq!(trainbook::nn::max_pool2(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(), [4.0]);
+/// ```
+pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
+    if uses_cpu_kernels(x) {
+        x.apply_op1(MaxPool2)
+    } else {
+        x.max_pool2d(2)
+    }
+}
+
+struct Relu;
+struct ReluBackward;
+
+impl CustomOp1 for Relu {
+    fn name(&self) -> &'static str {
+        "relu-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let input = f32_slice(storage, self.name())?;
+        let mut out = vec![0f32; layout.shape().elem_count()];
+        for_each_offset(layout, |i, offset| out[i] = input[offset].max(0.0));
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(res.apply_op2_no_bwd(grad, &ReluBackward)?))
+    }
+}
+
+impl CustomOp2 for ReluBackward {
+    fn name(&self) -> &'static str {
+        "relu-backward-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        output: &CpuStorage,
+        output_layout: &Layout,
+        grad: &CpuStorage,
+        grad_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let output = f32_slice(output, self.name())?;
+        let grad = f32_slice(grad, self.name())?;
+        let mut out = vec![0f32; grad_layout.shape().elem_count()];
+        for_each_offset(grad_layout, |i, offset| out[i] = grad[offset]);
+        for_each_offset(output_layout, |i, offset| {
+            if output[offset] <= 0.0 {
+                out[i] = 0.0;
+            }
+        });
+        Ok((CpuStorage::F32(out), grad_layout.shape().clone()))
+    }
+}
+
+struct MaxPool2;
+struct MaxPool2Backward;
+
+/// For each 2×2 window in output order: the storage offset of its maximum and its place in
+/// the window (0..4, row-major; the first one on ties, as PyTorch).
+fn window_maxima(
+    input: &[f32],
+    layout: &Layout,
+) -> candle_core::Result<(Vec<(usize, usize)>, Shape)> {
+    let (n, c, h, w) = layout.shape().dims4()?;
+    let s = layout.stride();
+    let (oh, ow) = (h / 2, w / 2);
+    let mut argmax = Vec::with_capacity(n * c * oh * ow);
+    for b in 0..n {
+        for ci in 0..c {
+            let base = layout.start_offset() + b * s[0] + ci * s[1];
+            for y in 0..oh {
+                for x in 0..ow {
+                    let mut best = (base + 2 * y * s[2] + 2 * x * s[3], 0);
+                    for place in 1..4 {
+                        let (dy, dx) = (place / 2, place % 2);
+                        let candidate = base + (2 * y + dy) * s[2] + (2 * x + dx) * s[3];
+                        if input[candidate] > input[best.0] {
+                            best = (candidate, place);
+                        }
+                    }
+                    argmax.push(best);
+                }
+            }
+        }
+    }
+    Ok((argmax, Shape::from((n, c, oh, ow))))
+}
+
+impl CustomOp1 for MaxPool2 {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let input = f32_slice(storage, self.name())?;
+        let (argmax, shape) = window_maxima(input, layout)?;
+        let out = argmax.iter().map(|&(o, _)| input[o]).collect();
+        Ok((CpuStorage::F32(out), shape))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(arg.apply_op2_no_bwd(grad, &MaxPool2Backward)?))
+    }
+}
+
+impl CustomOp2 for MaxPool2Backward {
+    fn name(&self) -> &'static str {
+        "max-pool-2x2-backward-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        input: &CpuStorage,
+        input_layout: &Layout,
+        grad: &CpuStorage,
+        grad_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let input = f32_slice(input, self.name())?;
+        let grad = f32_slice(grad, self.name())?;
+        let (argmax, _) = window_maxima(input, input_layout)?;
+        let (n, c, h, w) = input_layout.shape().dims4()?;
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![0f32; n * c * h * w];
+        let mut grads = Vec::with_capacity(argmax.len());
+        for_each_offset(grad_layout, |_, offset| grads.push(grad[offset]));
+        for (i, &(_, place)) in argmax.iter().enumerate() {
+            let (plane, window) = (i / (oh * ow), i % (oh * ow));
+            let y = 2 * (window / ow) + place / 2;
+            let x = 2 * (window % ow) + place % 2;
+            out[(plane * h + y) * w + x] += grads[i];
+        }
+        Ok((CpuStorage::F32(out), input_layout.shape().clone()))
+    }
+}
