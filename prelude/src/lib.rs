@@ -36,13 +36,16 @@ pub mod prelude {
         RandomForestClassifier,
     };
     pub use crate::nn::{
-        default_device, Activation, Cnn, CnnConfig, Conv3x3, Dropout, Head, LayerInfo, Mlp,
-        MlpConfig, Network, NeuralClassifier, Parameter, Parameters, Summary,
+        default_device, ratings_to_tensors, Activation, Cnn, CnnConfig, Conv3x3, Dropout, Head,
+        LayerInfo, MatrixFactorization, Mlp, MlpConfig, Network, NeuralClassifier, Parameter,
+        Parameters, RecommenderConfig, Rnn, RnnCell, RnnConfig, Summary, TextClassifier,
+        TextClassifierConfig, Tokenizer, TwoTower,
     };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use crate::train::{
-        evaluate, Checkpoints, EarlyStopping, EpochRecord, Evaluation, Fit, History, Loss, Monitor,
-        Optimizer, OptimizerState, PlateauState, Progress, Schedule, StopReason, Trainer,
+        evaluate, lr_finder, Checkpoints, EarlyStopping, EpochRecord, Evaluation, Fit, History,
+        Loss, LrFinder, Monitor, Optimizer, OptimizerState, PlateauState, Progress, Schedule,
+        StopReason, Trainer,
     };
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};

@@ -608,3 +608,317 @@ fn cpu_relu_and_pooling_match_candle() {
         "input gradient",
     );
 }
+
+/// Sequences of 10 uniform values; the class is whether their sum exceeds 5 (a coin flip
+/// for a model that cannot add up the sequence), the regression target is the sum.
+fn sum_sequences(n: usize, seed: u64) -> (Tensor, Vec<u32>, Vec<f32>) {
+    let mut rng = trainbook::random::Rng::new(seed);
+    let values: Vec<f32> = (0..n * 10).map(|_| rng.uniform() as f32).collect();
+    let sums: Vec<f32> = values.chunks(10).map(|c| c.iter().sum()).collect();
+    let classes = sums.iter().map(|&s| u32::from(s > 5.0)).collect();
+    let x = Tensor::from_vec(values, (n, 10, 1), &Device::Cpu).unwrap();
+    (x, classes, sums)
+}
+
+#[test]
+fn lstm_and_gru_learn_a_sequence_task_far_above_the_baseline() {
+    let (train_x, train_y, train_sums) = sum_sequences(1000, 1);
+    let (test_x, test_y, test_sums) = sum_sequences(300, 2);
+    let truth: Vec<usize> = test_y.iter().map(|&c| c as usize).collect();
+    let majority = truth
+        .iter()
+        .filter(|&&c| c == 1)
+        .count()
+        .max(truth.iter().filter(|&&c| c == 0).count()) as f64
+        / truth.len() as f64;
+    for cell in [RnnCell::Lstm, RnnCell::Gru] {
+        let model = Rnn::new(
+            RnnConfig::classifier(10, 1, 16, 2)
+                .cell(cell)
+                .device(&Device::Cpu),
+        )
+        .unwrap();
+        let labels = Tensor::new(train_y.clone(), &Device::Cpu).unwrap();
+        let loader = DataLoader::new(train_x.clone(), labels, 32)
+            .unwrap()
+            .shuffle(0);
+        Trainer::new()
+            .epochs(30)
+            .optimizer(Optimizer::adam(0.01))
+            .fit(&model, &loader, None)
+            .unwrap();
+        let accuracy = accuracy_score(&truth, &model.predict(&test_x).unwrap()).unwrap();
+        println!("{cell:?} sequence accuracy {accuracy} (majority baseline {majority})");
+        assert!(
+            accuracy >= 0.9,
+            "{cell:?}: {accuracy} (baseline {majority})"
+        );
+    }
+    // Regression: the sum itself.
+    let model = Rnn::new(RnnConfig::regressor(10, 1, 16, 1).device(&Device::Cpu)).unwrap();
+    let targets = Tensor::new(train_sums, &Device::Cpu).unwrap();
+    let loader = DataLoader::new(train_x, targets, 32).unwrap().shuffle(0);
+    Trainer::new()
+        .epochs(30)
+        .optimizer(Optimizer::adam(0.01))
+        .fit(&model, &loader, None)
+        .unwrap();
+    let predicted = model.predict_values(&test_x).unwrap();
+    let truth: Vec<f64> = test_sums.iter().map(|&s| s as f64).collect();
+    let r2 = r2_score(&truth, &predicted).unwrap();
+    println!("LSTM sum regression R2 {r2}");
+    assert!(r2 >= 0.9, "R2 {r2}");
+}
+
+#[test]
+fn lr_finder_suggests_a_rate_that_trains_and_restores_the_weights() {
+    let d = digits(64, false);
+    let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu)).unwrap();
+    let before = model.parameters().snapshot().unwrap();
+    let finder = lr_finder(&model, &d.train, &Optimizer::sgd(1.0), 1e-6, 10.0, 200).unwrap();
+    for (name, value) in &before {
+        assert_eq!(
+            values(value),
+            values(&model.parameters().get(name).unwrap()),
+            "{name} restored"
+        );
+    }
+    // The loss fell somewhere in the range and the suggestion is inside it, on the falling part.
+    let lowest = finder.losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(lowest < finder.losses[0] * 0.8, "{:?}", finder.losses);
+    assert!(
+        finder.suggestion > 1e-4 && finder.suggestion < 5.0,
+        "{}",
+        finder.suggestion
+    );
+    // Five epochs at the suggested rate beat five at a rate 100 times smaller.
+    let accuracy_at = |lr: f64| {
+        let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu)).unwrap();
+        Trainer::new()
+            .epochs(5)
+            .optimizer(Optimizer::sgd(lr))
+            .fit(&model, &d.train, None)
+            .unwrap();
+        accuracy_score(&d.test_y, &model.predict(&d.test_x).unwrap()).unwrap()
+    };
+    let (suggested, slow) = (
+        accuracy_at(finder.suggestion),
+        accuracy_at(finder.suggestion / 100.0),
+    );
+    println!(
+        "lr_finder suggestion {} → accuracy {suggested} (rate / 100: {slow})",
+        finder.suggestion
+    );
+    assert!(
+        suggested > 0.75 && suggested > slow + 0.1,
+        "{suggested} vs {slow}"
+    );
+    assert!(finder.chart().to_svg().unwrap().contains("suggested"));
+}
+
+#[test]
+fn penalties_shrink_weights_and_clipping_bounds_the_step() {
+    let d = digits(64, false);
+    let weight_norm = |model: &Mlp| {
+        values(&model.parameters().get("hidden0.weight").unwrap())
+            .iter()
+            .map(|w| w * w)
+            .sum::<f64>()
+            .sqrt()
+    };
+    let train = |trainer: Trainer| {
+        let model = Mlp::new(
+            MlpConfig::classifier(64, &[32], 10)
+                .seed(2)
+                .device(&Device::Cpu),
+        )
+        .unwrap();
+        trainer
+            .epochs(5)
+            .optimizer(Optimizer::sgd(0.1))
+            .fit(&model, &d.train, None)
+            .unwrap();
+        weight_norm(&model)
+    };
+    let plain = train(Trainer::new());
+    let l2 = train(Trainer::new().l2(1e-2));
+    let l1 = train(Trainer::new().l1(1e-2));
+    assert!(
+        l2 < plain * 0.9 && l1 < plain * 0.9,
+        "plain {plain}, l2 {l2}, l1 {l1}"
+    );
+
+    // One SGD step at rate 1 with gradients clipped to norm 1e-3 moves the weights by at most 1e-3.
+    let model = Mlp::new(
+        MlpConfig::classifier(64, &[32], 10)
+            .seed(2)
+            .device(&Device::Cpu),
+    )
+    .unwrap();
+    let before = model.parameters().snapshot().unwrap();
+    let x = d.test_x.narrow(0, 0, 64).unwrap();
+    let y = Tensor::new(
+        d.test_y[..64].iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let one_batch = DataLoader::new(x, y, 64).unwrap();
+    Trainer::new()
+        .epochs(1)
+        .optimizer(Optimizer::sgd(1.0))
+        .clip_norm(1e-3)
+        .fit(&model, &one_batch, None)
+        .unwrap();
+    let moved: f64 = before
+        .iter()
+        .map(|(name, old)| {
+            let new = values(&model.parameters().get(name).unwrap());
+            values(old)
+                .iter()
+                .zip(new)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+        })
+        .sum::<f64>()
+        .sqrt();
+    assert!(moved <= 1.0001e-3 && moved > 0.9e-3, "moved {moved}");
+}
+
+#[test]
+fn text_classifier_reads_negation_that_word_counts_miss() {
+    let reviews = load_reviews(2000, 0).unwrap();
+    let split = stratified_split(&reviews.frame, "target", 0.25, 0).unwrap();
+    let texts = |frame: &DataFrame| -> Vec<String> {
+        frame
+            .column("text")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|t| t.unwrap().to_string())
+            .collect()
+    };
+    let (train_texts, test_texts) = (texts(&split.train), texts(&split.test));
+    let tokenizer = Tokenizer::fit(&train_texts, 500, 12);
+    let labels = |frame: &DataFrame| labels_to_tensor(frame, "target", &Device::Cpu).unwrap();
+    let loader = DataLoader::new(
+        tokenizer.encode_all(&train_texts, &Device::Cpu).unwrap(),
+        labels(&split.train),
+        32,
+    )
+    .unwrap()
+    .shuffle(0);
+    let model =
+        TextClassifier::new(TextClassifierConfig::new(&tokenizer, 2).device(&Device::Cpu)).unwrap();
+    Trainer::new()
+        .epochs(8)
+        .optimizer(Optimizer::adam(5e-3))
+        .fit(&model, &loader, None)
+        .unwrap();
+    let truth: Vec<usize> = labels(&split.test)
+        .to_vec1::<u32>()
+        .unwrap()
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    let test_ids = tokenizer.encode_all(&test_texts, &Device::Cpu).unwrap();
+    let accuracy = accuracy_score(&truth, &model.predict(&test_ids).unwrap()).unwrap();
+    // Baseline: logistic regression on word counts (bag of words) cannot tell "is great" from
+    // "is not great" as well as a model that reads the order.
+    let counts = |ids: &Tensor| -> Tensor {
+        let n = ids.dim(0).unwrap();
+        let mut bag = vec![0f32; n * tokenizer.vocabulary_size()];
+        for (row, text) in ids.to_vec2::<u32>().unwrap().iter().enumerate() {
+            for &id in text.iter().filter(|&&id| id > 1) {
+                bag[row * tokenizer.vocabulary_size() + id as usize] = 1.0;
+            }
+        }
+        Tensor::from_vec(bag, (n, tokenizer.vocabulary_size()), &Device::Cpu).unwrap()
+    };
+    let bag_model = Mlp::new(
+        MlpConfig::logistic_regression(tokenizer.vocabulary_size(), 2).device(&Device::Cpu),
+    )
+    .unwrap();
+    let bag_loader = DataLoader::new(
+        counts(&tokenizer.encode_all(&train_texts, &Device::Cpu).unwrap()),
+        labels(&split.train),
+        32,
+    )
+    .unwrap()
+    .shuffle(0);
+    Trainer::new()
+        .epochs(30)
+        .optimizer(Optimizer::adam(1e-2))
+        .fit(&bag_model, &bag_loader, None)
+        .unwrap();
+    let bag_accuracy =
+        accuracy_score(&truth, &bag_model.predict(&counts(&test_ids)).unwrap()).unwrap();
+    println!("text LSTM accuracy {accuracy}, bag-of-words logistic regression {bag_accuracy}");
+    assert!(accuracy >= 0.93, "{accuracy}");
+    assert!(
+        accuracy > bag_accuracy + 0.03,
+        "LSTM {accuracy} vs bag of words {bag_accuracy}"
+    );
+}
+
+#[test]
+fn recommenders_beat_the_bias_baseline_and_rank_unseen_items() {
+    let ratings = load_ratings(300, 100, 30, 0).unwrap();
+    let split = train_test_split(&ratings.frame, 0.2, 0).unwrap();
+    let (train_x, train_y) =
+        ratings_to_tensors(&split.train, "user", "item", "target", &Device::Cpu).unwrap();
+    let (test_x, test_y) =
+        ratings_to_tensors(&split.test, "user", "item", "target", &Device::Cpu).unwrap();
+    let truth: Vec<f64> = values(&test_y);
+    let rmse = |predicted: &[f64]| {
+        (predicted
+            .iter()
+            .zip(&truth)
+            .map(|(p, t)| (p - t) * (p - t))
+            .sum::<f64>()
+            / truth.len() as f64)
+            .sqrt()
+    };
+    // Baseline: the training mean for every rating.
+    let mean = values(&train_y).iter().sum::<f64>() / train_y.dim(0).unwrap() as f64;
+    let baseline = rmse(&vec![mean; truth.len()]);
+    let loader = DataLoader::new(train_x.clone(), train_y, 64)
+        .unwrap()
+        .shuffle(0);
+    let config = RecommenderConfig::new(300, 100)
+        .factors(8)
+        .tower(32)
+        .device(&Device::Cpu);
+    let factorization = MatrixFactorization::new(config.clone()).unwrap();
+    Trainer::new()
+        .epochs(30)
+        .optimizer(Optimizer::adam(1e-2))
+        .l2(1e-5)
+        .fit(&factorization, &loader, None)
+        .unwrap();
+    let towers = TwoTower::new(config).unwrap();
+    Trainer::new()
+        .epochs(30)
+        .optimizer(Optimizer::adam(1e-2))
+        .fit(&towers, &loader, None)
+        .unwrap();
+    let mf = rmse(&factorization.predict_values(&test_x).unwrap());
+    let tt = rmse(&towers.predict_values(&test_x).unwrap());
+    println!("ratings RMSE: mean baseline {baseline}, matrix factorisation {mf}, two-tower {tt}");
+    assert!(mf < 0.8 * baseline, "MF {mf} vs baseline {baseline}");
+    assert!(
+        tt < 0.85 * baseline,
+        "two-tower {tt} vs baseline {baseline}"
+    );
+    // Recommendations leave out what the user rated and come best first.
+    let seen: Vec<u32> = (0..10).collect();
+    let top = factorization.recommend(7, &seen, 5).unwrap();
+    assert_eq!(top.len(), 5);
+    assert!(top.iter().all(|(item, _)| *item >= 10));
+    assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
+    let error = factorization
+        .recommend(300, &[], 5)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("outside the model's 300 users"), "{error}");
+}

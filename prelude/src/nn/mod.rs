@@ -8,7 +8,10 @@ mod cpu_ops;
 mod layers;
 mod mlp;
 mod params;
+mod recommender;
+mod rnn;
 mod summary;
+mod text;
 
 pub use classifier::NeuralClassifier;
 pub use cnn::{Cnn, CnnConfig};
@@ -19,7 +22,10 @@ pub use layers::{Activation, Dropout};
 pub use mlp::{Mlp, MlpConfig};
 pub(crate) use params::save_tensors_atomically;
 pub use params::{Parameter, Parameters};
+pub use recommender::{ratings_to_tensors, MatrixFactorization, RecommenderConfig, TwoTower};
+pub use rnn::{Rnn, RnnCell, RnnConfig};
 pub use summary::{LayerInfo, Summary};
+pub use text::{TextClassifier, TextClassifierConfig, Tokenizer};
 
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Tensor, D};
@@ -74,12 +80,24 @@ pub trait Network: Send + Sync {
     fn head(&self) -> Head;
     /// The shape of one input sample (without the batch dimension).
     fn input_shape(&self) -> Vec<usize>;
+    /// F32 features for most models; U32 ids for models that start with an embedding.
+    fn input_dtype(&self) -> DType {
+        DType::F32
+    }
 
     /// Outputs in evaluation mode, computed in chunks so a large input does not need one huge
     /// activation tensor.
     fn outputs(&self, input: &Tensor) -> Result<Tensor> {
         check_input(input, &self.input_shape())?;
-        let input = &input.to_dtype(DType::F32)?;
+        let input = &match self.input_dtype() {
+            DType::F32 => input.to_dtype(DType::F32)?,
+            ids => {
+                if input.dtype().is_float() {
+                    bail!("this model takes {ids:?} ids (token, user or item numbers), not {:?} values", input.dtype());
+                }
+                input.to_dtype(ids)?
+            }
+        };
         let n = input.dim(0)?;
         let chunk = 4096;
         if n <= chunk {
@@ -151,6 +169,16 @@ pub trait Network: Send + Sync {
         self.predict_proba(&x)
     }
 
+    /// A frame's feature columns as this model's input batch.
+    fn frame_input(&self, frame: &DataFrame, features: &[String]) -> Result<Tensor> {
+        let x =
+            crate::data::frame_to_tensor(frame, features, DType::F32, self.parameters().device())?;
+        if self.input_dtype() == DType::F32 {
+            return Ok(x);
+        }
+        Ok(x.to_dtype(self.input_dtype())?)
+    }
+
     /// Saves the weights to a safetensors file (atomically).
     fn save(&self, path: &std::path::Path) -> Result<()> {
         self.parameters().save(path)
@@ -179,12 +207,6 @@ pub(crate) fn check_input(input: &Tensor, sample_shape: &[usize]) -> Result<()> 
             } else {
                 "check the number of feature columns"
             }
-        );
-    }
-    if !input.dtype().is_float() {
-        bail!(
-            "the model takes floating-point inputs but got {:?}; convert with .to_dtype(DType::F32)",
-            input.dtype()
         );
     }
     Ok(())
