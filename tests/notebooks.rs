@@ -231,3 +231,50 @@ fn data_preparation() {
     assert!(html(16, 0).contains("5 rows × 2 columns"));
     assert_not_stale(name, &nb, &committed);
 }
+
+/// The numbers after a prefix in an output line, e.g. "recall 0.455 without them, 0.909 …".
+fn numbers_after(text: &str, prefix: &str) -> Vec<f64> {
+    let rest = &text[text.find(prefix).unwrap_or_else(|| panic!("{prefix:?} not in {text:?}")) + prefix.len()..];
+    rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|s| s.contains('.'))
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+#[test]
+fn common_problems() {
+    let name = "06_common_problems.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    for cell in &cells {
+        assert!(
+            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
+            "a cell failed: {:?}",
+            outputs_text(cell)
+        );
+    }
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert_eq!(all(0), "execute_result: (150, 1647)");
+    // Overfitting: the loss chart, then the diagnosis names the epoch where it began.
+    let chart = text(&cells[1]["outputs"][0]["data"]["image/svg+xml"]);
+    assert!(chart.starts_with("<svg"), "{chart}");
+    assert!(all(1).contains("Overfitting from epoch"), "{}", all(1));
+    assert!(all(2).contains("stopped early") && all(2).contains("restored"), "{}", all(2));
+    // Both remedies end with a lower validation loss than the model left alone.
+    let table = all(3);
+    let loss = |model: &str| -> f64 {
+        let line = table.lines().find(|l| l.contains(model)).unwrap();
+        line.split('┆').nth(1).unwrap().trim().parse().unwrap()
+    };
+    let plain = loss("no remedy");
+    assert!(loss("L2 + dropout") < plain && loss("early stopping") < plain, "{table}");
+    // Underfitting, then fixed by capacity.
+    assert!(all(4).contains("Underfitting"), "{}", all(4));
+    let accuracies = numbers_after(&all(5), "logistic regression");
+    assert!(accuracies[0] < 0.92 && accuracies[1] >= 0.98, "{accuracies:?}");
+    assert!(all(5).contains("Fine"), "{}", all(5));
+    // Class imbalance: the rare class's recall, without and with class weights.
+    let recalls = numbers_after(&all(7), "rare-class recall");
+    assert!(recalls[0] < 0.6 && recalls[1] >= 0.85, "{recalls:?}");
+    assert_not_stale(name, &nb, &committed);
+}
