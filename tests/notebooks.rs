@@ -234,7 +234,10 @@ fn data_preparation() {
 
 /// The numbers after a prefix in an output line, e.g. "recall 0.455 without them, 0.909 …".
 fn numbers_after(text: &str, prefix: &str) -> Vec<f64> {
-    let rest = &text[text.find(prefix).unwrap_or_else(|| panic!("{prefix:?} not in {text:?}")) + prefix.len()..];
+    let rest = &text[text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix:?} not in {text:?}"))
+        + prefix.len()..];
     rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .filter(|s| s.contains('.'))
         .filter_map(|s| s.parse().ok())
@@ -259,7 +262,11 @@ fn common_problems() {
     let chart = text(&cells[1]["outputs"][0]["data"]["image/svg+xml"]);
     assert!(chart.starts_with("<svg"), "{chart}");
     assert!(all(1).contains("Overfitting from epoch"), "{}", all(1));
-    assert!(all(2).contains("stopped early") && all(2).contains("restored"), "{}", all(2));
+    assert!(
+        all(2).contains("stopped early") && all(2).contains("restored"),
+        "{}",
+        all(2)
+    );
     // Both remedies end with a lower validation loss than the model left alone.
     let table = all(3);
     let loss = |model: &str| -> f64 {
@@ -267,11 +274,17 @@ fn common_problems() {
         line.split('┆').nth(1).unwrap().trim().parse().unwrap()
     };
     let plain = loss("no remedy");
-    assert!(loss("L2 + dropout") < plain && loss("early stopping") < plain, "{table}");
+    assert!(
+        loss("L2 + dropout") < plain && loss("early stopping") < plain,
+        "{table}"
+    );
     // Underfitting, then fixed by capacity.
     assert!(all(4).contains("Underfitting"), "{}", all(4));
     let accuracies = numbers_after(&all(5), "logistic regression");
-    assert!(accuracies[0] < 0.92 && accuracies[1] >= 0.98, "{accuracies:?}");
+    assert!(
+        accuracies[0] < 0.92 && accuracies[1] >= 0.98,
+        "{accuracies:?}"
+    );
     assert!(all(5).contains("Fine"), "{}", all(5));
     // Class imbalance: the rare class's recall, without and with class weights.
     let recalls = numbers_after(&all(7), "rare-class recall");

@@ -20,6 +20,7 @@ pub mod nn;
 pub mod random;
 pub mod runtime;
 pub mod train;
+pub mod tune;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
@@ -46,6 +47,9 @@ pub mod prelude {
         evaluate, lr_finder, Checkpoints, EarlyStopping, EpochRecord, Evaluation, Fit, History,
         Loss, LrFinder, Monitor, Optimizer, OptimizerState, PlateauState, Progress, Schedule,
         StopReason, Trainer,
+    };
+    pub use crate::tune::{
+        Direction, MedianPruner, Params, Sampler, Space, Study, Trial, TrialRecord, TrialState,
     };
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};

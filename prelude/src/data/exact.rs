@@ -52,6 +52,26 @@ impl<T: Exact> Exact for (T, T) {
     }
 }
 
+impl<T: Exact> Exact for Option<T> {
+    type Repr = Option<T::Repr>;
+    fn to_repr(&self) -> Self::Repr {
+        self.as_ref().map(Exact::to_repr)
+    }
+    fn from_repr(repr: Self::Repr) -> Result<Self, String> {
+        repr.map(T::from_repr).transpose()
+    }
+}
+
+impl Exact for (usize, f64) {
+    type Repr = (usize, Repr);
+    fn to_repr(&self) -> Self::Repr {
+        (self.0, self.1.to_repr())
+    }
+    fn from_repr(repr: Self::Repr) -> Result<Self, String> {
+        Ok((repr.0, f64::from_repr(repr.1)?))
+    }
+}
+
 pub(crate) fn serialize<T: Exact, S: Serializer>(
     value: &T,
     serializer: S,

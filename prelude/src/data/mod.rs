@@ -4,7 +4,7 @@
 mod clean;
 mod columns;
 mod datasets;
-mod exact;
+pub(crate) mod exact;
 mod generators;
 mod imbalance;
 mod inspect;

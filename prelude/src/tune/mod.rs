@@ -1,0 +1,8 @@
+//! Hyperparameter tuning: search spaces, and studies that run grid, random or Bayesian search.
+
+mod gp;
+mod space;
+mod study;
+
+pub use space::{Kind, Param, Params, Space, Value};
+pub use study::{Direction, MedianPruner, Pruned, Sampler, Study, Trial, TrialRecord, TrialState};

@@ -1,0 +1,541 @@
+//! A study: trials of an objective over a search space, chosen by grid, random or Bayesian
+//! (Gaussian process + expected improvement) search, with failed trials recorded, median
+//! pruning, a trials table and charts, and save / resume.
+
+use super::gp::{Gp, Hyper};
+use super::space::{Params, Space};
+use crate::charts::LineChart;
+use crate::display::{display_handle, html_escape, DisplayHandle, MimeBundle, Render};
+use crate::random::Rng;
+use anyhow::{bail, Context, Result};
+use polars::prelude::{Column, DataFrame, IntoColumn, NamedFrom, Series};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Whether lower or higher values are better.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Minimize,
+    Maximize,
+}
+
+/// How the next trial's parameters are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Sampler {
+    /// Every point of the grid with `points` values per real parameter, in order.
+    Grid { points: usize },
+    /// Independent uniform draws.
+    Random,
+    /// `initial` space-filling (Latin hypercube) trials, then a Gaussian process with expected
+    /// improvement.
+    Bayesian { initial: usize },
+}
+
+/// How a trial ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TrialState {
+    Complete,
+    /// The objective returned an error, a NaN or infinity, or panicked.
+    Failed(String),
+    /// Stopped early by the pruner.
+    Pruned,
+}
+
+/// One trial of a study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub number: usize,
+    pub params: Params,
+    #[serde(with = "crate::data::exact")]
+    pub value: Option<f64>,
+    pub state: TrialState,
+    #[serde(with = "crate::data::exact")]
+    pub seconds: f64,
+    /// Intermediate values reported by the objective, by step.
+    #[serde(with = "crate::data::exact")]
+    pub reports: Vec<(usize, f64)>,
+}
+
+/// What the objective gets: the trial's parameters, and `report` for intermediate values
+/// (each epoch's validation loss), which returns an error when the pruner stops the trial —
+/// propagate it with `?`.
+pub struct Trial<'a> {
+    pub number: usize,
+    pub params: Params,
+    reports: std::cell::RefCell<Vec<(usize, f64)>>,
+    pruner: Option<(MedianPruner, &'a [TrialRecord], Direction)>,
+}
+
+/// The error `Trial::report` returns to stop a pruned trial.
+#[derive(Debug)]
+pub struct Pruned;
+
+impl std::fmt::Display for Pruned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trial pruned: its intermediate value is worse than the median of earlier trials"
+        )
+    }
+}
+
+impl std::error::Error for Pruned {}
+
+impl Trial<'_> {
+    /// Records `value` at `step`; an error (to return with `?`) when the trial should stop.
+    pub fn report(&self, step: usize, value: f64) -> Result<()> {
+        self.reports.borrow_mut().push((step, value));
+        if let Some((pruner, history, direction)) = &self.pruner {
+            if pruner.should_prune(step, value, history, *direction) {
+                return Err(Pruned.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Stops a trial whose intermediate value at a step is worse than the median of the completed
+/// trials' values at that step (Optuna's MedianPruner), after `warmup` steps and once
+/// `min_trials` trials have completed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MedianPruner {
+    pub warmup: usize,
+    pub min_trials: usize,
+}
+
+impl MedianPruner {
+    fn should_prune(
+        &self,
+        step: usize,
+        value: f64,
+        history: &[TrialRecord],
+        direction: Direction,
+    ) -> bool {
+        if step < self.warmup {
+            return false;
+        }
+        let mut others: Vec<f64> = history
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .filter_map(|t| t.reports.iter().find(|(s, _)| *s == step).map(|(_, v)| *v))
+            .collect();
+        if others.len() < self.min_trials {
+            return false;
+        }
+        others.sort_by(f64::total_cmp);
+        let median = if others.len() % 2 == 1 {
+            others[others.len() / 2]
+        } else {
+            (others[others.len() / 2 - 1] + others[others.len() / 2]) / 2.0
+        };
+        match direction {
+            Direction::Minimize => value > median,
+            Direction::Maximize => value < median,
+        }
+    }
+}
+
+/// A hyperparameter study.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let space = Space::new().uniform("x", -5.0, 5.0).int("k", 0, 3);
+/// let mut study = Study::minimize(space).sampler(Sampler::Bayesian { initial: 8 }).trials(25).seed(1);
+/// study
+///     .optimize(&mut |trial| {
+///         let (x, k) = (trial.params.float("x")?, trial.params.int("k")?);
+///         Ok((x - 1.0).powi(2) + k as f64)
+///     })
+///     .unwrap();
+/// let best = study.best().unwrap();
+/// assert!(best.value.unwrap() < 0.1);
+/// assert_eq!(best.params.int("k").unwrap(), 0);
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Study {
+    pub space: Space,
+    pub direction: Direction,
+    pub sampler: Sampler,
+    /// Trials to run in one `optimize` call.
+    pub trials: usize,
+    /// Stop starting new trials after this long.
+    pub timeout: Option<Duration>,
+    pub seed: u64,
+    pub pruner: Option<MedianPruner>,
+    /// Live display in a notebook.
+    pub live: bool,
+    pub records: Vec<TrialRecord>,
+    #[serde(skip)]
+    hyper: Option<Hyper>,
+}
+
+impl Study {
+    fn new(space: Space, direction: Direction) -> Study {
+        Study {
+            space,
+            direction,
+            sampler: Sampler::Bayesian { initial: 10 },
+            trials: 50,
+            timeout: None,
+            seed: 0,
+            pruner: None,
+            live: true,
+            records: Vec::new(),
+            hyper: None,
+        }
+    }
+
+    /// A study that looks for the lowest value (Bayesian search, 50 trials by default).
+    pub fn minimize(space: Space) -> Study {
+        Study::new(space, Direction::Minimize)
+    }
+
+    /// A study that looks for the highest value.
+    pub fn maximize(space: Space) -> Study {
+        Study::new(space, Direction::Maximize)
+    }
+
+    pub fn sampler(mut self, sampler: Sampler) -> Study {
+        self.sampler = sampler;
+        self
+    }
+
+    pub fn trials(mut self, trials: usize) -> Study {
+        self.trials = trials;
+        self
+    }
+
+    pub fn timeout(mut self, seconds: f64) -> Study {
+        self.timeout = Some(Duration::from_secs_f64(seconds));
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Study {
+        self.seed = seed;
+        self
+    }
+
+    /// Median pruning after `warmup` reported steps, once `min_trials` trials completed.
+    pub fn median_pruner(mut self, warmup: usize, min_trials: usize) -> Study {
+        self.pruner = Some(MedianPruner { warmup, min_trials });
+        self
+    }
+
+    /// Whether to show the live display in a notebook (on by default).
+    pub fn live(mut self, on: bool) -> Study {
+        self.live = on;
+        self
+    }
+
+    /// Lower is better after this (maximised values are negated).
+    fn loss(&self, value: f64) -> f64 {
+        match self.direction {
+            Direction::Minimize => value,
+            Direction::Maximize => -value,
+        }
+    }
+
+    /// The best completed trial.
+    pub fn best(&self) -> Option<&TrialRecord> {
+        self.records
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .min_by(|a, b| {
+                self.loss(a.value.unwrap_or(f64::NAN))
+                    .total_cmp(&self.loss(b.value.unwrap_or(f64::NAN)))
+            })
+    }
+
+    /// The best value after each trial (None until one completes).
+    pub fn best_so_far(&self) -> Vec<Option<f64>> {
+        let mut best: Option<f64> = None;
+        self.records
+            .iter()
+            .map(|t| {
+                if let (TrialState::Complete, Some(v)) = (&t.state, t.value) {
+                    if best.is_none_or(|b| self.loss(v) < self.loss(b)) {
+                        best = Some(v);
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+
+    fn next_params(&mut self, number: usize, rng: &mut Rng) -> Result<Option<Params>> {
+        match self.sampler {
+            Sampler::Grid { points } => Ok(self.space.grid(points)?.into_iter().nth(number)),
+            Sampler::Random => Ok(Some(
+                self.space
+                    .sample(&mut Rng::new(self.seed).fork(number as u64)),
+            )),
+            Sampler::Bayesian { initial } => {
+                let done: Vec<&TrialRecord> = self
+                    .records
+                    .iter()
+                    .filter(|t| t.state == TrialState::Complete)
+                    .collect();
+                if number < initial || done.len() < 3 {
+                    return Ok(Some(self.space.from_unit(&latin_hypercube(
+                        initial.max(1),
+                        self.space.params().len(),
+                        number,
+                        self.seed,
+                    ))));
+                }
+                let x: Vec<Vec<f64>> = done.iter().map(|t| self.space.to_unit(&t.params)).collect();
+                let y: Vec<f64> = done
+                    .iter()
+                    .map(|t| self.loss(t.value.unwrap_or(0.0)))
+                    .collect();
+                let start = self
+                    .hyper
+                    .clone()
+                    .filter(|h| h.log_lengths.len() == self.space.params().len())
+                    .unwrap_or_else(|| Hyper::initial(self.space.params().len()));
+                let Some(gp) = Gp::fit(&x, &y, &start, rng) else {
+                    return Ok(Some(self.space.sample(rng)));
+                };
+                self.hyper = Some(gp.hyper().clone());
+                let best = y.iter().cloned().fold(f64::INFINITY, f64::min);
+                let mut order: Vec<usize> = (0..y.len()).collect();
+                order.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+                let incumbents: Vec<Vec<f64>> =
+                    order.iter().take(3).map(|&i| x[i].clone()).collect();
+                Ok(Some(self.space.from_unit(&gp.propose(
+                    best,
+                    &incumbents,
+                    rng,
+                ))))
+            }
+        }
+    }
+
+    /// Runs up to `trials` more trials (continuing a loaded study), or until the timeout, the
+    /// end of the grid, or an interrupt. A trial that errs, returns NaN or panics is recorded
+    /// as failed and the study goes on.
+    pub fn optimize(&mut self, objective: &mut dyn FnMut(&Trial) -> Result<f64>) -> Result<()> {
+        self.space.validate()?;
+        let started = Instant::now();
+        let mut rng = Rng::new(self.seed).fork(1_000_003 + self.records.len() as u64);
+        let mut view: Option<DisplayHandle> = None;
+        let mut last_drawn: Option<Instant> = None;
+        let first = self.records.len();
+        for number in first..first + self.trials {
+            if self.timeout.is_some_and(|t| started.elapsed() >= t) || crate::runtime::interrupted()
+            {
+                break;
+            }
+            let Some(params) = self.next_params(number, &mut rng)? else {
+                break;
+            };
+            let trial_started = Instant::now();
+            let trial = Trial {
+                number,
+                params: params.clone(),
+                reports: Default::default(),
+                pruner: self
+                    .pruner
+                    .map(|p| (p, self.records.as_slice(), self.direction)),
+            };
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective(&trial)));
+            let (value, state) = match outcome {
+                Ok(Ok(v)) if v.is_finite() => (Some(v), TrialState::Complete),
+                Ok(Ok(v)) => (
+                    None,
+                    TrialState::Failed(format!("the objective returned {v}")),
+                ),
+                Ok(Err(e)) if e.is::<Pruned>() => (None, TrialState::Pruned),
+                Ok(Err(e)) => (None, TrialState::Failed(format!("{e:#}"))),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "a panic".into());
+                    (None, TrialState::Failed(format!("panicked: {message}")))
+                }
+            };
+            let reports = trial.reports.into_inner();
+            self.records.push(TrialRecord {
+                number,
+                params,
+                value,
+                state,
+                seconds: trial_started.elapsed().as_secs_f64(),
+                reports,
+            });
+            if self.live
+                && crate::runtime::in_kernel()
+                && last_drawn.is_none_or(|t| t.elapsed() > Duration::from_millis(250))
+            {
+                last_drawn = Some(Instant::now());
+                let frame = self.frame(false);
+                match &view {
+                    Some(h) => h.update(&frame),
+                    None => view = Some(display_handle(&frame)),
+                }
+            }
+        }
+        if let Some(h) = &view {
+            h.update(&self.frame(true));
+        }
+        Ok(())
+    }
+
+    fn frame(&self, done: bool) -> MimeBundle {
+        let best = self
+            .best()
+            .map(|b| {
+                format!(
+                    "best {:.6} (trial {}: {})",
+                    b.value.unwrap_or(f64::NAN),
+                    b.number,
+                    b.params
+                )
+            })
+            .unwrap_or_else(|| "no completed trial yet".into());
+        let status = format!(
+            "{} {} trials · {best}",
+            if done { "finished:" } else { "running:" },
+            self.records.len()
+        );
+        let chart = self.history_chart().to_svg().unwrap_or_default();
+        MimeBundle::text(if done { self.summary() } else { status.clone() }).with(
+            "text/html",
+            format!("<div><p>{}</p>{chart}</div>", html_escape(&status)),
+        )
+    }
+
+    fn summary(&self) -> String {
+        let count =
+            |f: fn(&TrialState) -> bool| self.records.iter().filter(|t| f(&t.state)).count();
+        let best = self
+            .best()
+            .map(|b| {
+                format!(
+                    "; best {:.6} at trial {}: {}",
+                    b.value.unwrap_or(f64::NAN),
+                    b.number,
+                    b.params
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "{} trials: {} complete, {} pruned, {} failed{best}",
+            self.records.len(),
+            count(|s| *s == TrialState::Complete),
+            count(|s| *s == TrialState::Pruned),
+            count(|s| matches!(s, TrialState::Failed(_))),
+        )
+    }
+
+    /// Each trial's value and the best so far.
+    pub fn history_chart(&self) -> LineChart {
+        let values: Vec<(f64, f64)> = self
+            .records
+            .iter()
+            .filter_map(|t| t.value.map(|v| (t.number as f64 + 1.0, v)))
+            .collect();
+        let best: Vec<(f64, f64)> = self
+            .best_so_far()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.map(|v| (i as f64 + 1.0, v)))
+            .collect();
+        LineChart::new("Optimisation history")
+            .x_label("trial")
+            .y_label("objective")
+            .series_xy("trial value", values)
+            .series_xy("best so far", best)
+    }
+
+    /// One row per trial: number, state, value, seconds, and a column per parameter.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let mut columns: Vec<Column> = vec![
+            Series::new(
+                "trial".into(),
+                self.records
+                    .iter()
+                    .map(|t| t.number as u32)
+                    .collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "state".into(),
+                self.records
+                    .iter()
+                    .map(|t| match &t.state {
+                        TrialState::Complete => "complete".to_string(),
+                        TrialState::Pruned => "pruned".to_string(),
+                        TrialState::Failed(why) => format!("failed: {why}"),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .into_column(),
+            Series::new(
+                "value".into(),
+                self.records.iter().map(|t| t.value).collect::<Vec<_>>(),
+            )
+            .into_column(),
+        ];
+        for p in self.space.params() {
+            let values: Vec<Option<String>> = self
+                .records
+                .iter()
+                .map(|t| t.params.0.get(&p.name).map(|v| v.to_string()))
+                .collect();
+            columns.push(Series::new(p.name.as_str().into(), values).into_column());
+        }
+        columns.push(
+            Series::new(
+                "seconds".into(),
+                self.records.iter().map(|t| t.seconds).collect::<Vec<_>>(),
+            )
+            .into_column(),
+        );
+        Ok(DataFrame::new_infer_height(columns)?)
+    }
+
+    /// Writes the study (space, settings, every trial) as JSON, atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let temporary = path.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("could not write {}", temporary.display()))?;
+        std::fs::rename(&temporary, path)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Reads a study written by [`Study::save`]; `optimize` then continues it.
+    pub fn load(path: impl AsRef<Path>) -> Result<Study> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        let study: Study = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a saved study", path.display()))?;
+        if study.space.params().is_empty() {
+            bail!("{} holds a study without parameters", path.display());
+        }
+        Ok(study)
+    }
+}
+
+impl Render for Study {
+    fn mime_bundle(&self) -> MimeBundle {
+        self.frame(true)
+    }
+}
+
+/// Point `index` (mod count) of a seeded Latin hypercube of `count` points in [0, 1]^dims.
+fn latin_hypercube(count: usize, dims: usize, index: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed ^ 0x1A7);
+    let strata: Vec<Vec<usize>> = (0..dims).map(|_| rng.permutation(count)).collect();
+    let mut jitter = Rng::new(seed).fork(index as u64);
+    (0..dims)
+        .map(|d| (strata[d][index % count] as f64 + jitter.uniform()) / count as f64)
+        .collect()
+}
