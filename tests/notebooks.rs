@@ -291,3 +291,50 @@ fn common_problems() {
     assert!(recalls[0] < 0.6 && recalls[1] >= 0.85, "{recalls:?}");
     assert_not_stale(name, &nb, &committed);
 }
+
+#[test]
+fn hyperparameter_tuning() {
+    let name = "04_hyperparameter_tuning.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    for cell in &cells {
+        assert!(
+            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
+            "a cell failed: {:?}",
+            outputs_text(cell)
+        );
+    }
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert_eq!(all(0), "execute_result: (1347, 450)");
+    // Each study ends on one live-display frame: its summary and the history chart.
+    for cell in &cells[2..=4] {
+        let outputs = cell["outputs"].as_array().unwrap();
+        assert_eq!(outputs.len(), 1, "{outputs:?}");
+        assert!(text(&outputs[0]["data"]["text/html"]).contains("<svg"));
+    }
+    assert!(all(2).contains("27 trials: 27 complete"), "{}", all(2));
+    assert!(all(3).contains("27 trials: 27 complete"), "{}", all(3));
+    let pruned = numbers_after(&all(4).replace(" pruned", ".0 pruned"), "complete, ");
+    assert!(
+        pruned[0] >= 1.0,
+        "the Bayesian study pruned nothing: {}",
+        all(4)
+    );
+    // The comparison chart, and the Bayesian search's best beats the grid's.
+    assert!(text(&cells[5]["outputs"][0]["data"]["image/svg+xml"]).starts_with("<svg"));
+    let table = all(5);
+    let best = |search: &str| -> f64 {
+        let line = table
+            .lines()
+            .find(|l| l.contains(&format!("│ {search} ")))
+            .unwrap();
+        line.split('┆').nth(1).unwrap().trim().parse().unwrap()
+    };
+    assert!(best("Bayesian") < best("grid"), "{table}");
+    assert!(
+        all(6).contains("pruned") && all(6).contains("(27, 6)"),
+        "{}",
+        all(6)
+    );
+    assert_not_stale(name, &nb, &committed);
+}

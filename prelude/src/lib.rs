@@ -55,7 +55,9 @@ pub mod prelude {
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};
 }
 
-// The libraries themselves, for what the prelude does not cover: `trainbook::polars::...`.
+// The libraries themselves, for what the prelude does not cover: `trainbook::polars::...`;
+// `trainbook::anyhow::Result` names the error type `?` gives in helper functions.
+pub use anyhow;
 pub use candle_core as candle;
 pub use candle_nn;
 pub use plotters;

@@ -358,6 +358,32 @@ impl Trainer {
         train: &DataLoader,
         validation: Option<&DataLoader>,
     ) -> Result<Fit> {
+        self.fit_with(model, train, validation, &mut |_| Ok(()))
+    }
+
+    /// [`Trainer::fit`], calling `on_epoch` after every epoch; an error from it ends training
+    /// and is returned (a tuning trial's `report` uses this to prune).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let iris = load_iris();
+    /// let loader = DataLoader::from_frame(&iris.frame, &iris.feature_names, "target", 32, &Device::Cpu).unwrap();
+    /// let model = Mlp::new(MlpConfig::classifier(4, &[8], 3).device(&Device::Cpu)).unwrap();
+    /// let mut seen = Vec::new();
+    /// let result = Trainer::new().epochs(10).fit_with(&model, &loader, None, &mut |epoch| {
+    ///     seen.push(epoch.epoch);
+    ///     if epoch.epoch == 3 { anyhow::bail!("enough") } else { Ok(()) }
+    /// });
+    /// assert!(result.is_err());
+    /// assert_eq!(seen, [1, 2, 3]);
+    /// ```
+    pub fn fit_with(
+        &self,
+        model: &dyn Network,
+        train: &DataLoader,
+        validation: Option<&DataLoader>,
+        on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<()>,
+    ) -> Result<Fit> {
         self.validate(model, train, validation)?;
         let head = model.head();
         let loss_fn = self.loss_for(head);
@@ -478,6 +504,14 @@ impl Trainer {
             let stop = self.after_epoch(model, &record, &mut run)?;
             view.epoch_done(&run.history);
             view.update(&position, &run.history, false);
+            if let Err(error) = on_epoch(&record) {
+                view.finish(
+                    &position,
+                    &run.history,
+                    &format!("Training stopped: {error:#}"),
+                );
+                return Err(error);
+            }
             if stop {
                 stopped = StopReason::EarlyStopped { epoch: epoch + 1 };
                 break;

@@ -271,12 +271,21 @@ impl Study {
                     .sample(&mut Rng::new(self.seed).fork(number as u64)),
             )),
             Sampler::Bayesian { initial } => {
-                let done: Vec<&TrialRecord> = self
+                // Completed trials by their value; pruned ones by their last reported value
+                // (worse than where a finished trial would end), so the model learns to avoid
+                // them instead of proposing the same pruned point again.
+                let observed: Vec<(&Params, f64)> = self
                     .records
                     .iter()
-                    .filter(|t| t.state == TrialState::Complete)
+                    .filter_map(|t| match (&t.state, t.value, t.reports.last()) {
+                        (TrialState::Complete, Some(v), _) => Some((&t.params, v)),
+                        (TrialState::Pruned, _, Some(&(_, v))) if v.is_finite() => {
+                            Some((&t.params, v))
+                        }
+                        _ => None,
+                    })
                     .collect();
-                if number < initial || done.len() < 3 {
+                if number < initial || observed.len() < 3 {
                     return Ok(Some(self.space.from_unit(&latin_hypercube(
                         initial.max(1),
                         self.space.params().len(),
@@ -284,11 +293,11 @@ impl Study {
                         self.seed,
                     ))));
                 }
-                let x: Vec<Vec<f64>> = done.iter().map(|t| self.space.to_unit(&t.params)).collect();
-                let y: Vec<f64> = done
+                let x: Vec<Vec<f64>> = observed
                     .iter()
-                    .map(|t| self.loss(t.value.unwrap_or(0.0)))
+                    .map(|(p, _)| self.space.to_unit(p))
                     .collect();
+                let y: Vec<f64> = observed.iter().map(|(_, v)| self.loss(*v)).collect();
                 let start = self
                     .hyper
                     .clone()
