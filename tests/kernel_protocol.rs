@@ -471,6 +471,18 @@ let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu))?
         .unwrap();
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
     assert_eq!(result_text(&iopub).as_deref(), Some("(true, true)"));
+
+    // A tuning trial that panics is a failed trial, not the cell's error.
+    let (reply, iopub) = c
+        .execute(
+            r#"let mut study = Study::minimize(Space::new().int("i", 0, 3)).sampler(Sampler::Grid { points: 2 }).live(false);
+study.optimize(&mut |t| if t.params.int("i")? == 2 { panic!("boom") } else { Ok(1.0) })?;
+study.records.iter().filter(|t| matches!(t.state, TrialState::Failed(_))).count()"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("1"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -57,6 +57,17 @@ fn outputs_text(cell: &Value) -> Vec<String> {
         .collect()
 }
 
+/// No cell of a fresh run produced an error.
+fn assert_no_errors(cells: &[&Value]) {
+    for cell in cells {
+        assert!(
+            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
+            "a cell failed: {:?}",
+            outputs_text(cell)
+        );
+    }
+}
+
 /// The committed notebook must show what the code really does now.
 fn assert_not_stale(name: &str, fresh: &Value, committed: &Value) {
     let fresh_cells = code_cells(fresh);
@@ -76,13 +87,7 @@ fn assert_not_stale(name: &str, fresh: &Value, committed: &Value) {
 fn tour() {
     let (nb, committed) = run_notebook("00_tour.ipynb");
     let cells = code_cells(&nb);
-    for cell in &cells {
-        assert!(
-            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
-            "a cell failed: {:?}",
-            outputs_text(cell)
-        );
-    }
+    assert_no_errors(&cells);
     assert_eq!(outputs_text(cells[1]), vec!["execute_result: 5.5"]);
     assert_eq!(
         outputs_text(cells[2]),
@@ -165,13 +170,7 @@ fn data_preparation() {
     let name = "01_data_preparation.ipynb";
     let (nb, committed) = run_notebook(name);
     let cells = code_cells(&nb);
-    for cell in &cells {
-        assert!(
-            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
-            "a cell failed: {:?}",
-            outputs_text(cell)
-        );
-    }
+    assert_no_errors(&cells);
     let all = |i: usize| outputs_text(cells[i]).join("\n");
     let html = |i: usize, k: usize| text(&cells[i]["outputs"][k]["data"]["text/html"]);
     assert!(all(0).contains("wrote 184 rows"), "{}", all(0));
@@ -249,13 +248,7 @@ fn common_problems() {
     let name = "06_common_problems.ipynb";
     let (nb, committed) = run_notebook(name);
     let cells = code_cells(&nb);
-    for cell in &cells {
-        assert!(
-            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
-            "a cell failed: {:?}",
-            outputs_text(cell)
-        );
-    }
+    assert_no_errors(&cells);
     let all = |i: usize| outputs_text(cells[i]).join("\n");
     assert_eq!(all(0), "execute_result: (150, 1647)");
     // Overfitting: the loss chart, then the diagnosis names the epoch where it began.
@@ -297,13 +290,7 @@ fn hyperparameter_tuning() {
     let name = "04_hyperparameter_tuning.ipynb";
     let (nb, committed) = run_notebook(name);
     let cells = code_cells(&nb);
-    for cell in &cells {
-        assert!(
-            !outputs_text(cell).iter().any(|o| o.starts_with("error")),
-            "a cell failed: {:?}",
-            outputs_text(cell)
-        );
-    }
+    assert_no_errors(&cells);
     let all = |i: usize| outputs_text(cells[i]).join("\n");
     assert_eq!(all(0), "execute_result: (1347, 450)");
     // Each study ends on one live-display frame: its summary and the history chart.

@@ -102,6 +102,17 @@ extern "C" fn flush_stdout() {
     let _ = std::io::stdout().flush();
 }
 
+/// Runs `f`, catching a panic without reporting it: the kernel's panic hook would otherwise
+/// announce a panic that the caller handles (a failed tuning trial) as the cell's error. The
+/// hook is process-wide, so a panic on another thread meanwhile is not reported either.
+pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result
+}
+
 /// Connects this process's cells to the kernel: panics in a cell are reported as the cell's
 /// error (message and location, no backtrace noise), and output left without a newline is
 /// flushed when a cell ends. The kernel calls this once per runner process.

@@ -8,6 +8,7 @@
 //! permute) was slower still (strided copies element by element). On other devices the layer
 //! uses candle's conv2d, with the same weights.
 
+use super::cpu_ops::f32_slice;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 
@@ -88,13 +89,6 @@ struct Col2Im {
     c: usize,
     h: usize,
     w: usize,
-}
-
-fn f32_slice<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
-    match storage {
-        CpuStorage::F32(values) => Ok(values),
-        _ => candle_core::bail!("{op} takes F32 tensors"),
-    }
 }
 
 impl CustomOp1 for Im2Col {

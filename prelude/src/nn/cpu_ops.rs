@@ -4,7 +4,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 
-fn f32_slice<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
+/// The values of an F32 CPU storage (custom ops here are F32 only).
+pub(super) fn f32_slice<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
     match storage {
         CpuStorage::F32(values) => Ok(values),
         _ => candle_core::bail!("{op} takes F32 tensors"),

@@ -348,8 +348,7 @@ impl Study {
                     .pruner
                     .map(|p| (p, self.records.as_slice(), self.direction)),
             };
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective(&trial)));
+            let outcome = crate::runtime::catch_quietly(|| objective(&trial));
             let (value, state) = match outcome {
                 Ok(Ok(v)) if v.is_finite() => (Some(v), TrialState::Complete),
                 Ok(Ok(v)) => (
