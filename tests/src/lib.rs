@@ -8,6 +8,7 @@ use hmac::{KeyInit, Mac};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
@@ -34,12 +35,26 @@ pub fn repo_root() -> PathBuf {
         .join("..")
 }
 
+/// A port for a kernel to bind. Not from the ephemeral range that binding port 0 draws from:
+/// between this check and the kernel's bind, any outgoing connection (the other tests' clients
+/// connect all the time) can be given that port, and the kernel then fails with "address in
+/// use". Below the range only an explicit bind takes a port, and the counter keeps this
+/// process's picks distinct.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(12000).max(1024);
+    let span = ephemeral_low - low;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (low + (std::process::id().wrapping_mul(7919).wrapping_add(n)) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub struct Kernel {
