@@ -21,6 +21,7 @@ pub mod random;
 pub mod runtime;
 pub mod train;
 pub mod tune;
+pub mod vision;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
@@ -50,6 +51,11 @@ pub mod prelude {
     };
     pub use crate::tune::{
         Direction, MedianPruner, Params, Sampler, Space, Study, Trial, TrialRecord, TrialState,
+    };
+    pub use crate::vision::{
+        images_to_tensor, load_digits_images, make_shapes, shapes_folder, Applied, Augment,
+        Augmented, BadFile, Filter, Image, ImageFolder, ImageGrid, ImageSet, Normalize, OnBadFile,
+        Padding, Transform,
     };
     pub use candle_core::{DType, Device, Module, Tensor, D};
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};

@@ -2,9 +2,12 @@
 
 use super::columns::{class_labels, f64_values, owned};
 use crate::random::Rng;
+use crate::vision::loader::{ImageSource, Images};
+use crate::vision::{Augment, ImageFolder, ImageSet, Normalize};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, Tensor};
 use polars::prelude::DataFrame;
+use std::sync::Arc;
 
 /// The named columns as a (rows × columns) tensor of `dtype` on `device`. Missing values or
 /// text columns are errors that name the column.
@@ -92,8 +95,7 @@ pub fn values_to_tensor(
 /// ```
 #[derive(Clone, Debug)]
 pub struct DataLoader {
-    x: Tensor,
-    y: Tensor,
+    source: Source,
     batch_size: usize,
     seed: Option<u64>,
     drop_last: bool,
@@ -116,8 +118,7 @@ impl DataLoader {
             );
         }
         Ok(DataLoader {
-            x,
-            y,
+            source: Source::Tensors { x, y },
             batch_size,
             seed: None,
             drop_last: false,
@@ -142,6 +143,91 @@ impl DataLoader {
         let x = columns_to_tensor(frame, &owned(features), DType::F32, device)?;
         let y = labels_to_tensor(frame, target, device)?;
         DataLoader::new(x, y, batch_size)
+    }
+
+    /// A loader over labelled images in memory: each batch is augmented (sample i of epoch e
+    /// always gets the same augmentation) and normalised into an N×C×H×W F32 tensor, with U32
+    /// labels. Images must come out of `augment` at one size.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let digits = load_digits_images();
+    /// let augment = Augment::new(vec![Transform::rotate(10.0)], 0);
+    /// let loader = DataLoader::from_image_set(&digits, Some(&augment), &Normalize::unit(), 64, &Device::Cpu).unwrap();
+    /// let (x, y) = loader.epoch(0).next().unwrap().unwrap();
+    /// assert_eq!((x.dims(), y.dims()), (&[64, 1, 8, 8][..], &[64][..]));
+    /// ```
+    pub fn from_image_set(
+        set: &ImageSet,
+        augment: Option<&Augment>,
+        normalize: &Normalize,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<DataLoader> {
+        DataLoader::from_images(
+            Images::Set(set.clone()),
+            augment,
+            normalize,
+            batch_size,
+            device,
+        )
+    }
+
+    /// A loader over an image folder: files are decoded in parallel when their batch is
+    /// needed, then augmented and normalised as in [`from_image_set`](Self::from_image_set).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// let augment = Augment::new(vec![Transform::random_resized_crop(24, 24, (0.6, 1.0))], 0);
+    /// let loader = DataLoader::from_image_folder(&folder, Some(&augment), &Normalize::unit(), 16, &Device::Cpu).unwrap();
+    /// let (x, _) = loader.epoch(0).next().unwrap().unwrap();
+    /// assert_eq!(x.dims(), &[16, 3, 24, 24]);
+    /// ```
+    pub fn from_image_folder(
+        folder: &ImageFolder,
+        augment: Option<&Augment>,
+        normalize: &Normalize,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<DataLoader> {
+        DataLoader::from_images(
+            Images::Folder(folder.clone()),
+            augment,
+            normalize,
+            batch_size,
+            device,
+        )
+    }
+
+    fn from_images(
+        images: Images,
+        augment: Option<&Augment>,
+        normalize: &Normalize,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<DataLoader> {
+        if batch_size == 0 {
+            bail!("DataLoader: batch_size must be at least 1");
+        }
+        let source = ImageSource {
+            images,
+            augment: augment.cloned(),
+            normalize: normalize.clone(),
+            device: device.clone(),
+        };
+        if source.len() == 0 {
+            bail!("DataLoader: the image set is empty");
+        }
+        // Run one sample now: a transform that cannot work on these images (a crop larger
+        // than they are, a wrong channel count for Normalize) fails here, not mid-training.
+        source.batch(&[0], 0)?;
+        Ok(DataLoader {
+            source: Source::Images(Arc::new(source)),
+            batch_size,
+            seed: None,
+            drop_last: false,
+        })
     }
 
     /// Shuffles the rows every epoch; epoch e's order depends only on (seed, e).
@@ -170,7 +256,10 @@ impl DataLoader {
 
     /// The number of samples.
     pub fn len(&self) -> usize {
-        self.x.dims()[0]
+        match &self.source {
+            Source::Tensors { x, .. } => x.dims()[0],
+            Source::Images(images) => images.len(),
+        }
     }
 
     /// True when there are no samples.
@@ -213,6 +302,7 @@ impl DataLoader {
     pub fn epoch(&self, epoch: usize) -> Batches<'_> {
         Batches {
             loader: self,
+            epoch,
             order: self.order(epoch),
             next: 0,
             count: self.batches_per_epoch(),
@@ -220,9 +310,17 @@ impl DataLoader {
     }
 }
 
+/// Where a loader's samples come from.
+#[derive(Clone, Debug)]
+enum Source {
+    Tensors { x: Tensor, y: Tensor },
+    Images(Arc<ImageSource>),
+}
+
 /// The batches of one epoch of a [`DataLoader`].
 pub struct Batches<'a> {
     loader: &'a DataLoader,
+    epoch: usize,
     order: Vec<usize>,
     next: usize,
     count: usize,
@@ -238,19 +336,22 @@ impl Iterator for Batches<'_> {
         let start = self.next * self.loader.batch_size;
         let end = (start + self.loader.batch_size).min(self.order.len());
         self.next += 1;
-        let batch = || {
-            if self.loader.seed.is_none() {
-                // In order: a view, no copy.
-                let x = self.loader.x.narrow(0, start, end - start)?;
-                let y = self.loader.y.narrow(0, start, end - start)?;
-                return Ok((x, y));
+        let batch = || match &self.loader.source {
+            Source::Tensors { x, y } => {
+                if self.loader.seed.is_none() {
+                    // In order: a view, no copy.
+                    return Ok((
+                        x.narrow(0, start, end - start)?,
+                        y.narrow(0, start, end - start)?,
+                    ));
+                }
+                let rows: Vec<u32> = self.order[start..end].iter().map(|&r| r as u32).collect();
+                let index = Tensor::new(rows, x.device())?;
+                Ok((x.index_select(&index, 0)?, y.index_select(&index, 0)?))
             }
-            let rows: Vec<u32> = self.order[start..end].iter().map(|&r| r as u32).collect();
-            let index = Tensor::new(rows, self.loader.x.device())?;
-            Ok((
-                self.loader.x.index_select(&index, 0)?,
-                self.loader.y.index_select(&index, 0)?,
-            ))
+            Source::Images(images) => images
+                .batch(&self.order[start..end], self.epoch)
+                .map_err(|e| candle_core::Error::Msg(format!("{e:#}"))),
         };
         Some(batch())
     }
