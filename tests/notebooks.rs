@@ -57,6 +57,27 @@ fn outputs_text(cell: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A cell's outputs for comparing two runs: results and displays in order, then all of stdout
+/// and all of stderr, each joined. stdout and stderr reach the kernel through separate pipes,
+/// so how their chunks interleave (and where a chunk splits) varies from run to run.
+fn comparable_outputs(cell: &Value) -> Vec<String> {
+    let outputs = cell["outputs"].as_array().unwrap();
+    let stream = |name: &str| {
+        outputs
+            .iter()
+            .filter(|o| o["output_type"] == "stream" && o["name"] == name)
+            .map(|o| text(&o["text"]))
+            .collect::<String>()
+    };
+    let mut comparable: Vec<String> = outputs_text(cell)
+        .into_iter()
+        .filter(|o| !o.starts_with("stdout: ") && !o.starts_with("stderr: "))
+        .collect();
+    comparable.push(format!("stdout: {}", stream("stdout")));
+    comparable.push(format!("stderr: {}", stream("stderr")));
+    comparable
+}
+
 /// No cell of a fresh run produced an error.
 fn assert_no_errors(cells: &[&Value]) {
     for cell in cells {
@@ -75,8 +96,8 @@ fn assert_not_stale(name: &str, fresh: &Value, committed: &Value) {
     assert_eq!(fresh_cells.len(), committed_cells.len());
     for (i, (f, c)) in fresh_cells.iter().zip(&committed_cells).enumerate() {
         assert_eq!(
-            outputs_text(f),
-            outputs_text(c),
+            comparable_outputs(f),
+            comparable_outputs(c),
             "{name}: committed outputs of code cell {} are stale; rerun `trainbook run notebooks/{name}`",
             i + 1
         );
@@ -322,6 +343,55 @@ fn hyperparameter_tuning() {
         all(6).contains("pruned") && all(6).contains("(27, 6)"),
         "{}",
         all(6)
+    );
+    assert_not_stale(name, &nb, &committed);
+}
+
+#[test]
+fn augmentation() {
+    let name = "02_augmentation.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert!(
+        all(0).contains("120 images of 32x32, classes [\"circle\", \"square\", \"triangle\"]"),
+        "{}",
+        all(0)
+    );
+    // Grids: one <img> per image in the HTML, and a PNG of the tiles for code hosts.
+    let grid = |i: usize| {
+        let data = &cells[i]["outputs"].as_array().unwrap().last().unwrap()["data"];
+        let png = text(&data["image/png"]);
+        assert!(png.starts_with("iVBORw0KGgo"), "cell {i}: no PNG");
+        text(&data["text/html"]).matches("<img").count()
+    };
+    assert_eq!(grid(0), 9);
+    assert_eq!(grid(1), 17);
+    assert_eq!(grid(2), 12);
+    assert!(
+        all(2).contains("1: crop ") && all(2).contains("→ 32x32"),
+        "{}",
+        all(2)
+    );
+    assert!(
+        all(3).contains("same sample and epoch, same image: true")
+            && all(3).contains("replayed from the record, same image: true"),
+        "{}",
+        all(3)
+    );
+    // Augmentation helps on unseen shapes.
+    let accuracy = numbers_after(&all(4), "without augmentation");
+    assert!(
+        accuracy[0] + 0.03 < accuracy[1] && accuracy[1] >= 0.83,
+        "{accuracy:?}"
+    );
+    assert!(text(&cells[4]["outputs"][1]["data"]["image/svg+xml"]).starts_with("<svg"));
+    assert!(
+        all(5).contains("Fail: <folder>/circle/broken.png is not a readable image")
+            && all(5).contains("Skip: 9 images kept, skipped [\"broken.png\"]"),
+        "{}",
+        all(5)
     );
     assert_not_stale(name, &nb, &committed);
 }

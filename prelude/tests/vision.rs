@@ -514,3 +514,53 @@ fn previews_and_grids_show_what_was_done() {
             .unwrap()
     );
 }
+
+#[test]
+fn fast_flips_and_turns_equal_the_pixel_by_pixel_definition() {
+    // Sizes around the 16-pixel SIMD blocks, odd and one-pixel sides included.
+    for (w, h) in [
+        (1, 1),
+        (15, 3),
+        (16, 2),
+        (17, 5),
+        (33, 1),
+        (1, 9),
+        (37, 23),
+        (224, 7),
+    ] {
+        for c in [1, 3] {
+            let data: Vec<u8> = (0..w * h * c).map(|i| (i * 7919 % 256) as u8).collect();
+            let image = Image::new(w, h, c, data).unwrap();
+            let naive = |f: &dyn Fn(usize, usize) -> (usize, usize), ow: usize, oh: usize| {
+                let mut out = vec![0u8; w * h * c];
+                for y in 0..h {
+                    for x in 0..w {
+                        let (ox, oy) = f(x, y);
+                        out[(oy * ow + ox) * c..][..c].copy_from_slice(image.pixel(x, y));
+                    }
+                }
+                Image::new(ow, oh, c, out).unwrap()
+            };
+            assert_eq!(
+                image.flip_horizontal(),
+                naive(&|x, y| (w - 1 - x, y), w, h),
+                "{w}x{h}x{c}"
+            );
+            assert_eq!(image.flip_vertical(), naive(&|x, y| (x, h - 1 - y), w, h));
+            assert_eq!(
+                image.rotate90(1),
+                naive(&|x, y| (y, w - 1 - x), h, w),
+                "ccw {w}x{h}x{c}"
+            );
+            assert_eq!(
+                image.rotate90(-1),
+                naive(&|x, y| (h - 1 - y, x), h, w),
+                "cw {w}x{h}x{c}"
+            );
+            assert_eq!(
+                image.rotate90(2),
+                naive(&|x, y| (w - 1 - x, h - 1 - y), w, h)
+            );
+        }
+    }
+}

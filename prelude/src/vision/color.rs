@@ -32,7 +32,8 @@ impl Image {
     /// ```
     pub fn adjust_brightness(&self, factor: f64) -> Result<Image> {
         check_factor("adjust_brightness", factor)?;
-        let data = self.pixels().iter().map(|&v| blend(0, v, factor)).collect();
+        let table = blend_table(0, factor);
+        let data = self.pixels().iter().map(|&v| table[v as usize]).collect();
         Ok(self.with_pixels(data))
     }
 
@@ -256,6 +257,11 @@ fn check_factor(what: &str, factor: f64) -> Result<()> {
 fn luma(pixel: &[u8]) -> u8 {
     ((pixel[0] as u32 * 19595 + pixel[1] as u32 * 38470 + pixel[2] as u32 * 7471 + 0x8000) >> 16)
         as u8
+}
+
+/// `blend(degenerate, v, factor)` for every byte value: one table lookup per pixel after.
+fn blend_table(degenerate: u8, factor: f64) -> [u8; 256] {
+    std::array::from_fn(|v| blend(degenerate, v as u8, factor))
 }
 
 /// Pillow's `Image.blend(degenerate, image, factor)`: single-precision, truncated, clipped.

@@ -5,6 +5,7 @@
 use super::image::Image;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// How [`Image::resize`] interpolates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,16 +41,18 @@ impl Image {
     /// ```
     pub fn flip_horizontal(&self) -> Image {
         let (w, c) = (self.width(), self.channels());
-        let mut out = vec![0u8; self.pixels().len()];
-        let rows = out
-            .chunks_exact_mut(w * c)
-            .zip(self.pixels().chunks_exact(w * c));
-        match c {
-            1 => rows.for_each(|(dst, src)| {
-                dst.copy_from_slice(src);
-                dst.reverse();
-            }),
-            _ => rows.for_each(|(dst, src)| flip_row_rgb(dst, src)),
+        let mut out = Vec::with_capacity(self.pixels().len());
+        for src in self.pixels().chunks_exact(w * c) {
+            let start = out.len();
+            match c {
+                1 => out.extend(src.iter().rev()),
+                _ => {
+                    // The row is written straight into the spare capacity: no zero fill first.
+                    flip_row_rgb(&mut out.spare_capacity_mut()[..src.len()], src);
+                    // SAFETY: flip_row_rgb wrote all src.len() bytes after `start`.
+                    unsafe { out.set_len(start + src.len()) };
+                }
+            }
         }
         Image::from_parts(self.width(), self.height(), c, out)
     }
@@ -367,15 +370,18 @@ fn warp_row<const C: usize>(image: &Image, map: &Affine, y: usize, row: &mut [u8
         sy += dy;
         if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
             let i = y0 as usize * stride + x0 as usize * C;
-            for ch in 0..C {
-                let p00 = src[i + ch] as i64;
-                let p01 = src[i + C + ch] as i64;
-                let p10 = src[i + stride + ch] as i64;
-                let p11 = src[i + stride + C + ch] as i64;
-                let top = p00 * ONE + (p01 - p00) * fx;
-                let bottom = p10 * ONE + (p11 - p10) * fx;
-                let value = top * ONE + (bottom - top) * fy;
-                out[ch] = ((value + (1 << (2 * BITS - 1))) >> (2 * BITS)) as u8;
+            let (fx, fy) = (fx as u32, fy as u32);
+            let (gx, gy) = (ONE as u32 - fx, ONE as u32 - fy);
+            // Weights sum to 2^(2 BITS); 255 * 2^22 fits in u32.
+            let (w00, w01, w10, w11) = (gx * gy, fx * gy, gx * fy, fx * fy);
+            // SAFETY: x0 + 1 < w and y0 + 1 < h, so all four neighbours are inside `src`.
+            let at = |k: usize| unsafe { *src.get_unchecked(k) } as u32;
+            for (ch, value) in out.iter_mut().enumerate() {
+                let sum = at(i + ch) * w00
+                    + at(i + C + ch) * w01
+                    + at(i + stride + ch) * w10
+                    + at(i + stride + C + ch) * w11;
+                *value = ((sum + (1 << (2 * BITS - 1))) >> (2 * BITS)) as u8;
             }
         } else if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
             out.copy_from_slice(&fill[..C]);
@@ -398,46 +404,127 @@ fn warp_row<const C: usize>(image: &Image, map: &Affine, y: usize, row: &mut [u8
     }
 }
 
-/// Reverses the pixel order of an RGB row. Four pixels (12 bytes) move per step through
-/// 32-bit words, which the compiler turns into a few shifts: much faster than 3-byte copies.
-fn flip_row_rgb(dst: &mut [u8], src: &[u8]) {
+/// Reverses the pixel order of an RGB row: 16 pixels per step with SSSE3 byte shuffles where
+/// the CPU has them (every x86-64 CPU since 2006), pixel by pixel for the rest.
+fn flip_row_rgb(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
     let n = src.len() / 3;
-    let mut x = 0;
-    while x + 4 <= n {
-        let s = &src[(n - x - 4) * 3..(n - x) * 3];
-        let d = &mut dst[x * 3..x * 3 + 12];
-        d[0..3].copy_from_slice(&s[9..12]);
-        d[3..6].copy_from_slice(&s[6..9]);
-        d[6..9].copy_from_slice(&s[3..6]);
-        d[9..12].copy_from_slice(&s[0..3]);
-        x += 4;
+    assert!(dst.len() >= src.len());
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("ssse3") {
+        // SAFETY: the CPU supports SSSE3 (checked above); the function checks its bounds.
+        done = unsafe { simd::flip_row_rgb(dst, src) };
     }
-    while x < n {
-        dst[x * 3..x * 3 + 3].copy_from_slice(&src[(n - 1 - x) * 3..(n - x) * 3]);
-        x += 1;
+    // Source pixels `done..n` go to output pixels `0..n - done`.
+    for x in done..n {
+        for c in 0..3 {
+            dst[(n - 1 - x) * 3 + c].write(src[x * 3 + c]);
+        }
     }
 }
 
-/// A 90-degree turn in tiles, so both the reads and the scattered writes stay in cache.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// For 16 RGB pixels (48 bytes, three 16-byte vectors), `MASKS[o][s]` picks the bytes of
+    /// output vector `o` that come from source vector `s` (0x80: none), reversing pixel order.
+    const MASKS: [[[u8; 16]; 3]; 3] = {
+        let mut m = [[[0x80u8; 16]; 3]; 3];
+        let mut j = 0;
+        while j < 48 {
+            let source = (15 - j / 3) * 3 + j % 3;
+            m[j / 16][source / 16][j % 16] = (source % 16) as u8;
+            j += 1;
+        }
+        m
+    };
+
+    /// Flips whole blocks of 16 pixels: source block b (read front to back, which the
+    /// hardware prefetcher follows) lands reversed at the row's end. Returns how many source
+    /// pixels were moved (the caller does the rest).
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn flip_row_rgb(dst: &mut [std::mem::MaybeUninit<u8>], src: &[u8]) -> usize {
+        let n = src.len() / 3;
+        assert!(dst.len() >= n * 3);
+        let masks: [[__m128i; 3]; 3] = std::array::from_fn(|o| {
+            std::array::from_fn(|s| _mm_loadu_si128(MASKS[o][s].as_ptr() as *const __m128i))
+        });
+        let blocks = n / 16;
+        for b in 0..blocks {
+            // SAFETY: source pixels 16b .. 16(b+1) and output pixels n-16(b+1) .. n-16b are
+            // inside the slices (b < n / 16).
+            let s = src.as_ptr().add(b * 48);
+            let vectors = [
+                _mm_loadu_si128(s as *const __m128i),
+                _mm_loadu_si128(s.add(16) as *const __m128i),
+                _mm_loadu_si128(s.add(32) as *const __m128i),
+            ];
+            let d = (dst.as_mut_ptr() as *mut u8).add((n - 16 * (b + 1)) * 3);
+            for (o, mask) in masks.iter().enumerate() {
+                let v = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_shuffle_epi8(vectors[0], mask[0]),
+                        _mm_shuffle_epi8(vectors[1], mask[1]),
+                    ),
+                    _mm_shuffle_epi8(vectors[2], mask[2]),
+                );
+                _mm_storeu_si128(d.add(o * 16) as *mut __m128i, v);
+            }
+        }
+        blocks * 16
+    }
+}
+
+/// A 90-degree turn. Source rows are read front to back (the slow side, main memory, sees a
+/// stream the prefetcher follows) and pixels scattered into the output, which stays in cache;
+/// rows are visited so that each output row fills left to right. An RGB pixel moves as one
+/// 4-byte load and store whose 4th byte lands on the next pixel of its output row, written
+/// later.
 fn quarter_turn<const C: usize>(src: &[u8], w: usize, h: usize, clockwise: bool) -> Vec<u8> {
-    const TILE: usize = 32;
-    let mut out = vec![0u8; src.len()];
-    // Output is h wide and w tall.
-    for ty in (0..h).step_by(TILE) {
-        for tx in (0..w).step_by(TILE) {
-            for y in ty..(ty + TILE).min(h) {
-                let row = &src[y * w * C..(y + 1) * w * C];
-                for x in tx..(tx + TILE).min(w) {
-                    let (ox, oy) = if clockwise {
-                        (h - 1 - y, x)
-                    } else {
-                        (y, w - 1 - x)
-                    };
-                    let o = (oy * h + ox) * C;
-                    out[o..o + C].copy_from_slice(&row[x * C..x * C + C]);
+    let len = src.len();
+    let mut out: Vec<u8> = Vec::with_capacity(len);
+    let dst = out.as_mut_ptr();
+    let s = src.as_ptr();
+    debug_assert_eq!(len, w * h * C);
+    for step in 0..h {
+        // Output column ox ascends with `step`, so each output row fills left to right.
+        let (y, ox) = if clockwise {
+            (h - 1 - step, step)
+        } else {
+            (step, step)
+        };
+        let last_in_row = ox + 1 == h;
+        // Output pixel of source (x, y): row oy = x (clockwise) or w - 1 - x, column ox.
+        let first_out = if clockwise {
+            ox * C
+        } else {
+            ((w - 1) * h + ox) * C
+        };
+        let out_step = (h * C) as isize * if clockwise { 1 } else { -1 };
+        // SAFETY: the source row y and the output pixels (oy, ox) for x < w are inside the
+        // buffers; a 4-byte read needs a byte after the pixel (y < h - 1 leaves a whole row),
+        // a 4-byte write a following pixel in the output row (not the last column).
+        unsafe {
+            let mut from = s.add(y * w * C);
+            let mut to = dst.add(first_out);
+            if C == 3 && !last_in_row && y + 1 < h {
+                for _ in 0..w {
+                    (to as *mut u32).write_unaligned((from as *const u32).read_unaligned());
+                    from = from.add(3);
+                    to = to.offset(out_step);
+                }
+            } else {
+                for _ in 0..w {
+                    std::ptr::copy_nonoverlapping(from, to, C);
+                    from = from.add(C);
+                    to = to.offset(out_step);
                 }
             }
         }
     }
+    // SAFETY: every output byte 0..len was written above (each output pixel once).
+    unsafe { out.set_len(len) };
     out
 }
