@@ -395,3 +395,43 @@ fn augmentation() {
     );
     assert_not_stale(name, &nb, &committed);
 }
+
+#[test]
+fn image_classification() {
+    let name = "07_image_classification.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert!(
+        all(0).contains("1346 training and 451 test images of 8x8 pixels"),
+        "{}",
+        all(0)
+    );
+    let html = |i: usize| {
+        let outputs = cells[i]["outputs"].as_array().unwrap();
+        text(&outputs.last().unwrap()["data"]["text/html"])
+    };
+    assert_eq!(html(0).matches("<img").count(), 20);
+    assert_eq!(html(1).matches("<img").count(), 10);
+    assert!(
+        all(2).contains("CNN classifier") && all(2).contains("total parameters: 38282"),
+        "{}",
+        all(2)
+    );
+    // Training ends on its final live frame with the curves.
+    let training = &cells[3]["outputs"].as_array().unwrap();
+    assert_eq!(training.len(), 1, "{training:?}");
+    assert!(text(&training[0]["data"]["text/html"]).contains("<svg"));
+    // The CNN reaches the accuracy PyTorch's reaches on digits (0.975, bench/RESULTS.md).
+    let accuracy = numbers_after(&all(4), "test accuracy");
+    assert!(accuracy[0] >= 0.975, "{accuracy:?}");
+    assert!(text(&cells[4]["outputs"][1]["data"]["image/svg+xml"]).starts_with("<svg"));
+    // Every misread digit is shown, captioned.
+    let misread: usize = all(5).split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(all(5).contains(" of 451 test digits misread"), "{}", all(5));
+    assert_eq!(html(5).matches("<img").count(), misread);
+    assert!(html(5).contains("read as"));
+    assert_eq!(all(6), "execute_result: true");
+    assert_not_stale(name, &nb, &committed);
+}

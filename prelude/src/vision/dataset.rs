@@ -27,6 +27,14 @@ pub struct ImageSet {
 
 impl ImageSet {
     /// Checks that there is one label per image and every label names a class.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let images = vec![Image::filled(4, 4, &[0]).unwrap(), Image::filled(4, 4, &[255]).unwrap()];
+    /// let set = ImageSet::new(images.clone(), vec![0, 1], vec!["dark".into(), "light".into()]).unwrap();
+    /// assert_eq!(set.len(), 2);
+    /// assert!(ImageSet::new(images, vec![0, 2], vec!["dark".into(), "light".into()]).is_err());
+    /// ```
     pub fn new(images: Vec<Image>, labels: Vec<usize>, classes: Vec<String>) -> Result<ImageSet> {
         check_labels(images.len(), &labels, &classes)?;
         Ok(ImageSet {
@@ -36,15 +44,33 @@ impl ImageSet {
         })
     }
 
+    /// The number of images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(load_digits_images().len(), 1797);
+    /// ```
     pub fn len(&self) -> usize {
         self.images.len()
     }
 
+    /// True when there are no images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(!load_digits_images().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.images.is_empty()
     }
 
     /// (train, validation), stratified: each class keeps its share in both.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let (train, validation) = load_digits_images().split(0.25, 0).unwrap();
+    /// assert_eq!(validation.labels.iter().filter(|&&l| l == 0).count(), 45); // 178 zeros, a quarter
+    /// ```
     pub fn split(&self, validation_fraction: f64, seed: u64) -> Result<(ImageSet, ImageSet)> {
         let (train, validation) = stratified_indices(&self.labels, validation_fraction, seed)?;
         let pick = |rows: &[usize]| ImageSet {
@@ -56,6 +82,12 @@ impl ImageSet {
     }
 
     /// The first `n` images with their class names as captions.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = load_digits_images().grid(10).unwrap();
+    /// assert_eq!(grid.captions()[3], "3");
+    /// ```
     pub fn grid(&self, n: usize) -> Result<ImageGrid> {
         let n = n.min(self.len());
         ImageGrid::new(self.images[..n].to_vec())?.labels(
@@ -67,6 +99,13 @@ impl ImageSet {
     }
 
     /// Writes the set as an image folder: `dir/<class>/<index>.png`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let dir = std::env::temp_dir().join("trainbook-doc-save-folder");
+    /// make_shapes(2, 16, 0).unwrap().save_folder(&dir).unwrap();
+    /// assert_eq!(ImageFolder::open(&dir, OnBadFile::Fail).unwrap().len(), 6);
+    /// ```
     pub fn save_folder(&self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
         for class in &self.classes {
@@ -195,6 +234,13 @@ impl ImageFolder {
     /// Scans `root`. Files with other extensions are ignored; image files whose header cannot
     /// be read fail or are skipped, as `on_bad_file` says (see [`verify`](Self::verify) to
     /// decode every file up front).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Skip).unwrap();
+    /// assert_eq!((folder.len(), folder.skipped().len()), (120, 0));
+    /// assert!(ImageFolder::open("/no/such/folder", OnBadFile::Fail).is_err());
+    /// ```
     pub fn open(root: impl AsRef<Path>, on_bad_file: OnBadFile) -> Result<ImageFolder> {
         let root = root.as_ref().to_path_buf();
         let mut classes: Vec<String> = std::fs::read_dir(&root)
@@ -274,6 +320,12 @@ impl ImageFolder {
 
     /// Decodes every file (in parallel) and fails or skips those that do not decode, as
     /// `on_bad_file` says: catches damaged files whose header is intact.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// assert_eq!(folder.verify(OnBadFile::Fail).unwrap().len(), 120);
+    /// ```
     pub fn verify(self, on_bad_file: OnBadFile) -> Result<ImageFolder> {
         let candidates: Vec<(PathBuf, usize)> = self
             .files
@@ -292,32 +344,76 @@ impl ImageFolder {
         self.keep(candidates, errors, on_bad_file)
     }
 
+    /// The number of images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap().len(), 120);
+    /// ```
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// True when there are no images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(!ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
 
+    /// The class names, sorted (the sub-folder names).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap().classes().len(), 3);
+    /// ```
     pub fn classes(&self) -> &[String] {
         &self.classes
     }
 
+    /// Each image's class index.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// assert_eq!((folder.labels()[0], folder.labels()[119]), (0, 2));
+    /// ```
     pub fn labels(&self) -> &[usize] {
         &self.labels
     }
 
+    /// Each image's path.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// assert!(folder.files()[0].ends_with("circle/0000.png"));
+    /// ```
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
 
     /// The files left out as unreadable.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(ImageFolder::open(shapes_folder(), OnBadFile::Skip).unwrap().skipped().is_empty());
+    /// ```
     pub fn skipped(&self) -> &[BadFile] {
         &self.skipped
     }
 
     /// Decodes image `index`; a damaged file is an error naming it.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// assert_eq!(folder.load(5).unwrap().width(), 32);
+    /// assert!(folder.load(500).is_err());
+    /// ```
     pub fn load(&self, index: usize) -> Result<Image> {
         let Some(path) = self.files.get(index) else {
             bail!(
@@ -332,6 +428,13 @@ impl ImageFolder {
     }
 
     /// (train, validation) folders, stratified by class.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folder = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap();
+    /// let (train, validation) = folder.split(0.25, 0).unwrap();
+    /// assert_eq!((train.len(), validation.len()), (90, 30));
+    /// ```
     pub fn split(&self, validation_fraction: f64, seed: u64) -> Result<(ImageFolder, ImageFolder)> {
         let (train, validation) = stratified_indices(&self.labels, validation_fraction, seed)?;
         let pick = |rows: &[usize]| ImageFolder {
@@ -345,6 +448,12 @@ impl ImageFolder {
     }
 
     /// Decodes every image into memory (in parallel).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let set = ImageFolder::open(shapes_folder(), OnBadFile::Fail).unwrap().load_all().unwrap();
+    /// assert_eq!(set.images.len(), 120);
+    /// ```
     pub fn load_all(&self) -> Result<ImageSet> {
         let images = (0..self.len())
             .into_par_iter()
@@ -387,6 +496,12 @@ fn read_header(path: &Path) -> Result<(u32, u32)> {
 
 /// The digits of [`load_digits`](crate::prelude::load_digits) as 8x8 gray images (ink white,
 /// 0..255), labelled 0–9.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let digits = load_digits_images();
+/// assert_eq!((digits.images[0].width(), digits.images[0].channels(), digits.labels[0]), (8, 1, 0));
+/// ```
 pub fn load_digits_images() -> ImageSet {
     let digits = crate::data::load_digits();
     let labels = digits
@@ -406,6 +521,11 @@ pub fn load_digits_images() -> ImageSet {
 
 /// The shipped folder of coloured shapes: 40 images of 32x32 per class (circle, square,
 /// triangle), written by [`make_shapes`]`(40, 32, 0)`.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// assert!(shapes_folder().join("triangle").is_dir());
+/// ```
 pub fn shapes_folder() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/shapes")
 }

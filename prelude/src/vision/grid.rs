@@ -27,6 +27,12 @@ pub struct ImageGrid {
 
 impl ImageGrid {
     /// A grid of `images` (at least one), 8 per row, no captions.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(ImageGrid::new(vec![Image::filled(2, 2, &[0]).unwrap()]).unwrap().len(), 1);
+    /// assert!(ImageGrid::new(vec![]).is_err());
+    /// ```
     pub fn new(images: Vec<Image>) -> Result<ImageGrid> {
         if images.is_empty() {
             bail!("ImageGrid: no images to show");
@@ -40,6 +46,13 @@ impl ImageGrid {
     }
 
     /// One caption per image.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = ImageGrid::new(vec![Image::filled(2, 2, &[0]).unwrap()]).unwrap();
+    /// assert!(grid.clone().labels(vec!["a".into(), "b".into()]).is_err());
+    /// assert_eq!(grid.labels(vec!["a".into()]).unwrap().captions(), ["a"]);
+    /// ```
     pub fn labels(mut self, labels: Vec<String>) -> Result<ImageGrid> {
         if labels.len() != self.images.len() {
             bail!(
@@ -53,35 +66,78 @@ impl ImageGrid {
     }
 
     /// Images per row.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = ImageGrid::new(vec![Image::filled(4, 4, &[0]).unwrap(); 6]).unwrap().columns(3);
+    /// assert_eq!(grid.to_image().height(), 2 * 4 + 3 * 2);
+    /// ```
     pub fn columns(mut self, columns: usize) -> ImageGrid {
         self.columns = columns.max(1);
         self
     }
 
     /// Small images are shown scaled up (without smoothing) to at least this many pixels.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = ImageGrid::new(vec![Image::filled(8, 8, &[0]).unwrap()]).unwrap().min_side(160);
+    /// assert!(grid.mime_bundle().data["text/html"].as_str().unwrap().contains("width=\"160\""));
+    /// ```
     pub fn min_side(mut self, pixels: usize) -> ImageGrid {
         self.min_side = pixels.max(1);
         self
     }
 
+    /// The number of images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(ImageGrid::new(vec![Image::filled(2, 2, &[0]).unwrap(); 3]).unwrap().len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         self.images.len()
     }
 
+    /// True when there are no images.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(!ImageGrid::new(vec![Image::filled(2, 2, &[0]).unwrap()]).unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.images.is_empty()
     }
 
+    /// The images, in order.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = ImageGrid::new(vec![Image::filled(2, 2, &[9]).unwrap()]).unwrap();
+    /// assert_eq!(grid.images()[0].pixels(), &[9; 4]);
+    /// ```
     pub fn images(&self) -> &[Image] {
         &self.images
     }
 
     /// The caption of each image.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let grid = ImageGrid::new(vec![Image::filled(2, 2, &[9]).unwrap()]).unwrap();
+    /// assert_eq!(grid.captions(), [""]);
+    /// ```
     pub fn captions(&self) -> &[String] {
         &self.labels
     }
 
     /// All tiles in one RGB image on a white background with a 2-pixel gap, without captions.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let tiles = ImageGrid::new(vec![Image::filled(3, 3, &[0]).unwrap(); 2]).unwrap().to_image();
+    /// assert_eq!((tiles.width(), tiles.height(), tiles.pixel(0, 0)), (10, 7, &[255, 255, 255][..]));
+    /// ```
     pub fn to_image(&self) -> Image {
         const GAP: usize = 2;
         let cell_w = self.images.iter().map(Image::width).max().unwrap_or(1);
@@ -108,6 +164,13 @@ impl ImageGrid {
     }
 
     /// Writes the tiles as one image (PNG, JPEG or BMP by extension).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let path = std::env::temp_dir().join("trainbook-doc-grid.png");
+    /// ImageGrid::new(vec![Image::filled(3, 3, &[0]).unwrap()]).unwrap().save(&path).unwrap();
+    /// assert_eq!(Image::open(&path).unwrap().width(), 7);
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         self.to_image().save(path)
     }

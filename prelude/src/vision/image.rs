@@ -127,6 +127,12 @@ impl Image {
     }
 
     /// The image as PNG bytes.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let png = Image::filled(2, 2, &[0]).unwrap().to_png().unwrap();
+    /// assert_eq!(&png[1..4], b"PNG");
+    /// ```
     pub fn to_png(&self) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         let colour = if self.channels == 3 {
@@ -185,20 +191,42 @@ impl Image {
             .with_context(|| format!("cannot move the image into place at {}", path.display()))
     }
 
+    /// Width in pixels.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(5, 3, &[0]).unwrap().width(), 5);
+    /// ```
     pub fn width(&self) -> usize {
         self.width
     }
 
+    /// Height in pixels.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(5, 3, &[0]).unwrap().height(), 3);
+    /// ```
     pub fn height(&self) -> usize {
         self.height
     }
 
     /// 1 for gray, 3 for RGB.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(5, 3, &[0, 0, 0]).unwrap().channels(), 3);
+    /// ```
     pub fn channels(&self) -> usize {
         self.channels
     }
 
     /// "gray" or "RGB".
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(1, 1, &[0]).unwrap().mode(), "gray");
+    /// ```
     pub fn mode(&self) -> &'static str {
         if self.channels == 1 {
             "gray"
@@ -208,11 +236,21 @@ impl Image {
     }
 
     /// All pixel bytes, row-major with interleaved channels.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(2, 1, &[1, 2, 3]).unwrap().pixels(), &[1, 2, 3, 1, 2, 3]);
+    /// ```
     pub fn pixels(&self) -> &[u8] {
         &self.data
     }
 
     /// The pixel bytes, consuming the image.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Image::filled(2, 1, &[7]).unwrap().into_pixels(), vec![7, 7]);
+    /// ```
     pub fn into_pixels(self) -> Vec<u8> {
         self.data
     }
@@ -220,6 +258,12 @@ impl Image {
     /// The channel values of the pixel in column `x`, row `y`.
     ///
     /// Panics when (x, y) is outside the image, like slice indexing.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let image = Image::new(2, 2, 1, vec![1, 2, 3, 4]).unwrap();
+    /// assert_eq!(image.pixel(0, 1), &[3]);
+    /// ```
     pub fn pixel(&self, x: usize, y: usize) -> &[u8] {
         assert!(
             x < self.width && y < self.height,

@@ -24,6 +24,13 @@ pub struct Normalize {
 
 impl Normalize {
     /// One mean and std per channel (1 or 3 values each); every std must be positive.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(Normalize::new(vec![0.5; 3], vec![0.2; 3]).is_ok());
+    /// assert!(Normalize::new(vec![0.5; 3], vec![0.0; 3]).is_err());
+    /// assert!(Normalize::new(vec![0.5; 2], vec![0.2; 2]).is_err());
+    /// ```
     pub fn new(mean: Vec<f32>, std: Vec<f32>) -> Result<Normalize> {
         if mean.len() != std.len() || !(mean.len() == 1 || mean.len() == 3) {
             bail!(
@@ -39,6 +46,12 @@ impl Normalize {
     }
 
     /// Values scaled to 0..1 only (mean 0, std 1 for every channel).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let t = Image::filled(1, 1, &[255]).unwrap().to_tensor(&Normalize::unit(), &Device::Cpu).unwrap();
+    /// assert!((t.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0] - 1.0).abs() < 1e-6);
+    /// ```
     pub fn unit() -> Normalize {
         Normalize {
             mean: vec![0.0],
@@ -47,6 +60,11 @@ impl Normalize {
     }
 
     /// The ImageNet statistics pretrained models expect.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Normalize::imagenet().mean.len(), 3);
+    /// ```
     pub fn imagenet() -> Normalize {
         Normalize {
             mean: vec![0.485, 0.456, 0.406],
@@ -74,6 +92,12 @@ impl Normalize {
 
 impl Image {
     /// The image as a (channels, height, width) F32 tensor.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let t = Image::filled(4, 2, &[0, 128, 255]).unwrap().to_tensor(&Normalize::unit(), &Device::Cpu).unwrap();
+    /// assert_eq!(t.dims(), &[3, 2, 4]);
+    /// ```
     pub fn to_tensor(&self, normalize: &Normalize, device: &Device) -> Result<Tensor> {
         let t = images_to_tensor(std::slice::from_ref(self), normalize, device)?;
         Ok(t.squeeze(0)?)

@@ -118,6 +118,11 @@ pub enum Transform {
 
 impl Transform {
     /// A rotation by up to `max_degrees` either way, black corners, same canvas.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Transform::rotate(10.0), Transform::Rotate { degrees: (-10.0, 10.0), fill: [0; 3], expand: false });
+    /// ```
     pub fn rotate(max_degrees: f64) -> Transform {
         Transform::Rotate {
             degrees: (-max_degrees, max_degrees),
@@ -127,6 +132,13 @@ impl Transform {
     }
 
     /// A random `width` × `height` crop from the image padded by `padding` (zeros) per side.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::random_crop(28, 28, 2)], 0)
+    ///     .apply(&Image::filled(28, 28, &[9]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!((out.image.width(), out.applied.len()), (28, 2)); // pad, then crop
+    /// ```
     pub fn random_crop(width: usize, height: usize, padding: usize) -> Transform {
         Transform::RandomCrop {
             width,
@@ -137,6 +149,12 @@ impl Transform {
     }
 
     /// Resize with the bilinear (antialiased) filter.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::resize(16, 8)], 0).apply(&Image::filled(32, 32, &[9]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!((out.image.width(), out.image.height()), (16, 8));
+    /// ```
     pub fn resize(width: usize, height: usize) -> Transform {
         Transform::Resize {
             width,
@@ -146,6 +164,13 @@ impl Transform {
     }
 
     /// `RandomResizedCrop` with `scale` and torchvision's ratio (3/4, 4/3), bilinear.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::random_resized_crop(24, 24, (0.5, 1.0))], 3)
+    ///     .apply(&Image::filled(40, 30, &[9]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!((out.image.width(), out.image.height()), (24, 24));
+    /// ```
     pub fn random_resized_crop(width: usize, height: usize, scale: (f64, f64)) -> Transform {
         Transform::RandomResizedCrop {
             width,
@@ -157,6 +182,13 @@ impl Transform {
     }
 
     /// Colour jitter with these maximum changes.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::color_jitter(0.2, 0.0, 0.0, 0.0)], 1)
+    ///     .apply(&Image::filled(4, 4, &[100, 50, 25]).unwrap(), 0, 0).unwrap();
+    /// assert!(matches!(out.applied[..], [Applied::Brightness(f)] if (0.8..1.2).contains(&f)));
+    /// ```
     pub fn color_jitter(brightness: f64, contrast: f64, saturation: f64, hue: f64) -> Transform {
         Transform::ColorJitter {
             brightness,
@@ -167,6 +199,13 @@ impl Transform {
     }
 
     /// Gaussian blur with sigma in `sigma` and an automatic kernel.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::gaussian_blur((0.5, 1.5))], 1)
+    ///     .apply(&Image::filled(8, 8, &[50]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!(out.image.pixels(), &[50; 64]); // a flat image stays flat
+    /// ```
     pub fn gaussian_blur(sigma: (f64, f64)) -> Transform {
         Transform::GaussianBlur {
             sigma,
@@ -175,6 +214,13 @@ impl Transform {
     }
 
     /// Random erasing with torchvision's ranges (area 2–33 %, aspect 0.3–3.3), black fill.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::random_erasing()], 2)
+    ///     .apply(&Image::filled(32, 32, &[200]).unwrap(), 0, 0).unwrap();
+    /// assert!(out.image.pixels().contains(&0));
+    /// ```
     pub fn random_erasing() -> Transform {
         Transform::RandomErasing {
             scale: (0.02, 0.33),
@@ -184,16 +230,36 @@ impl Transform {
     }
 
     /// All of `transforms`, in order.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let both = Transform::compose(vec![Transform::HorizontalFlip, Transform::VerticalFlip]);
+    /// let out = Augment::new(vec![both], 0).apply(&Image::new(2, 1, 1, vec![1, 2]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!(out.applied.len(), 2);
+    /// ```
     pub fn compose(transforms: Vec<Transform>) -> Transform {
         Transform::Compose(transforms)
     }
 
     /// One of `transforms`, chosen uniformly.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let either = Transform::one_of(vec![Transform::HorizontalFlip, Transform::VerticalFlip]);
+    /// let out = Augment::new(vec![either], 0).apply(&Image::new(2, 1, 1, vec![1, 2]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!(out.applied.len(), 1);
+    /// ```
     pub fn one_of(transforms: Vec<Transform>) -> Transform {
         Transform::OneOf(transforms)
     }
 
     /// This transform with probability `probability`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let never = Augment::new(vec![Transform::HorizontalFlip.random_apply(0.0)], 0);
+    /// assert!(never.apply(&Image::filled(2, 2, &[0]).unwrap(), 0, 0).unwrap().applied.is_empty());
+    /// ```
     pub fn random_apply(self, probability: f64) -> Transform {
         Transform::RandomApply {
             probability,
@@ -202,6 +268,14 @@ impl Transform {
     }
 
     /// Samples parameters for `image`, applies them and records each concrete step.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let mut applied = Vec::new();
+    /// let image = Image::new(2, 1, 1, vec![1, 2]).unwrap();
+    /// let out = Transform::HorizontalFlip.run(image, &mut trainbook::random::Rng::new(0), &mut applied).unwrap();
+    /// assert_eq!((out.pixels(), &applied[..]), (&[2u8, 1][..], &[Applied::HorizontalFlip][..]));
+    /// ```
     pub fn run(&self, image: Image, rng: &mut Rng, applied: &mut Vec<Applied>) -> Result<Image> {
         let (w, h) = (image.width(), image.height());
         let mut step = |op: Applied, image: Image| -> Result<Image> {
@@ -711,6 +785,13 @@ pub struct Augmented {
 
 impl Augmented {
     /// The steps as one line, e.g. "flip ↔, rotate +12.3°" ("unchanged" when none ran).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let out = Augment::new(vec![Transform::Rotate90 { quarter_turns: 1 }], 0)
+    ///     .apply(&Image::filled(2, 2, &[0]).unwrap(), 0, 0).unwrap();
+    /// assert_eq!(out.description(), "rotate 90°");
+    /// ```
     pub fn description(&self) -> String {
         if self.applied.is_empty() {
             return "unchanged".into();
@@ -744,6 +825,12 @@ pub struct Augment {
 
 impl Augment {
     /// `transforms` applied in order, seeded by `seed`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let augment = Augment::new(vec![Transform::HorizontalFlip], 7);
+    /// assert_eq!(augment.seed, 7);
+    /// ```
     pub fn new(transforms: Vec<Transform>, seed: u64) -> Augment {
         Augment {
             transform: Transform::Compose(transforms),
@@ -757,6 +844,13 @@ impl Augment {
     }
 
     /// Augments `image` as sample `sample` of epoch `epoch`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let augment = Augment::new(vec![Transform::rotate(45.0)], 7);
+    /// let image = Image::filled(8, 8, &[200]).unwrap();
+    /// assert_eq!(augment.apply(&image, 1, 0).unwrap().image, augment.apply(&image, 1, 0).unwrap().image);
+    /// ```
     pub fn apply(&self, image: &Image, sample: usize, epoch: usize) -> Result<Augmented> {
         let mut applied = Vec::new();
         let image =
@@ -766,6 +860,14 @@ impl Augment {
     }
 
     /// Applies recorded steps again.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let augment = Augment::new(vec![Transform::rotate(45.0)], 7);
+    /// let image = Image::new(3, 3, 1, (0..9).map(|v| v * 20).collect()).unwrap();
+    /// let out = augment.apply(&image, 0, 0).unwrap();
+    /// assert_eq!(augment.replay(&image, &out.applied).unwrap(), out.image);
+    /// ```
     pub fn replay(&self, image: &Image, applied: &[Applied]) -> Result<Image> {
         let mut image = image.clone();
         for step in applied {
