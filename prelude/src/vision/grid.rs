@@ -136,7 +136,7 @@ impl ImageGrid {
     /// ```
     /// use trainbook::prelude::*;
     /// let tiles = ImageGrid::new(vec![Image::filled(3, 3, &[0]).unwrap(); 2]).unwrap().to_image();
-    /// assert_eq!((tiles.width(), tiles.height(), tiles.pixel(0, 0)), (10, 7, &[255, 255, 255][..]));
+    /// assert_eq!((tiles.width(), tiles.height(), tiles.pixel(0, 0)), (12, 7, &[255, 255, 255][..]));
     /// ```
     pub fn to_image(&self) -> Image {
         const GAP: usize = 2;
