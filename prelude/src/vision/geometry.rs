@@ -128,8 +128,8 @@ impl Image {
         Ok(Image::from_parts(width, height, c, out))
     }
 
-    /// The central `width` × `height` region (an odd margin puts the extra pixel at the
-    /// bottom right, as torchvision does).
+    /// The central `width` × `height` region, placed as torchvision's `center_crop` places it
+    /// (the offset is half the margin, rounded half to even).
     ///
     /// ```
     /// use trainbook::prelude::*;
@@ -144,11 +144,9 @@ impl Image {
                 self.height()
             );
         }
-        let x = ((self.width() - width) as f64 / 2.0).round() as usize;
-        let y = ((self.height() - height) as f64 / 2.0).round() as usize;
         self.crop(
-            x.min(self.width() - width),
-            y.min(self.height() - height),
+            center_offset(self.width(), width),
+            center_offset(self.height(), height),
             width,
             height,
         )
@@ -335,6 +333,13 @@ impl Image {
             });
         Image::from_parts(out_w, out_h, c, out)
     }
+}
+
+/// Where a centred crop of `crop` pixels starts in `size` (crop <= size): torchvision's
+/// `round(margin / 2)`, whose ties go to the even number, so an odd margin of 1 or 5 puts the
+/// extra pixel at the bottom right and one of 3 at the top left, as torchvision does.
+pub(crate) fn center_offset(size: usize, crop: usize) -> usize {
+    ((size - crop) as f64 / 2.0).round_ties_even() as usize
 }
 
 /// Maps an output pixel (x, y) to source coordinates (pixel centres at integers).

@@ -4,7 +4,7 @@
 //! (sample, epoch) pair on its own, so sample i at epoch e gets the same augmentation in any
 //! order, on any thread, in any run.
 
-use super::geometry::{Filter, Padding};
+use super::geometry::{center_offset, Filter, Padding};
 use super::grid::ImageGrid;
 use super::image::Image;
 use crate::random::Rng;
@@ -322,12 +322,10 @@ impl Transform {
                 if *width > w || *height > h {
                     bail!("CenterCrop {width}x{height} is larger than the {w}x{h} image; resize first");
                 }
-                let x = ((w - width) as f64 / 2.0).round() as usize;
-                let y = ((h - height) as f64 / 2.0).round() as usize;
                 step(
                     Applied::Crop {
-                        x: x.min(w - width),
-                        y: y.min(h - height),
+                        x: center_offset(w, *width),
+                        y: center_offset(h, *height),
                         width: *width,
                         height: *height,
                     },
