@@ -344,6 +344,27 @@ fn hyperparameter_tuning() {
         "{}",
         all(6)
     );
+    // What the Bayesian search learned: a panel per parameter, then parallel coordinates.
+    for i in [7, 8] {
+        let svg = text(&cells[i]["outputs"][0]["data"]["image/svg+xml"]);
+        assert!(svg.starts_with("<svg"), "cell {i}");
+        for label in ["lr", "hidden", "dropout", "validation loss"] {
+            assert!(
+                svg.contains(&format!("\n{label}\n")),
+                "cell {i}: no {label}"
+            );
+        }
+    }
+    // The forest tuned by parallel cross-validation: scikit-learn's RandomForest(100) gets
+    // 0.937 on digits, 5-fold.
+    assert!(all(9).contains("12 trials: 12 complete"), "{}", all(9));
+    let best_accuracy = numbers_after(&all(9), "best ")[0];
+    assert!(best_accuracy >= 0.93, "{}", all(9));
+    assert!(
+        all(10).contains("(12, 5)") && all(10).contains("i64"),
+        "{}",
+        all(10)
+    );
     assert_not_stale(name, &nb, &committed);
 }
 

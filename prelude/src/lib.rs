@@ -50,7 +50,8 @@ pub mod prelude {
         StopReason, Trainer,
     };
     pub use crate::tune::{
-        Direction, MedianPruner, Params, Sampler, Space, Study, Trial, TrialRecord, TrialState,
+        Direction, MedianPruner, ParallelCoordinates, ParamChart, Params, Sampler, Space, Study,
+        Trial, TrialRecord, TrialState,
     };
     pub use crate::vision::{
         images_to_tensor, load_digits_images, make_shapes, shapes_folder, Applied, Augment,

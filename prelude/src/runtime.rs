@@ -103,13 +103,48 @@ extern "C" fn flush_stdout() {
 }
 
 /// Runs `f`, catching a panic without reporting it: the kernel's panic hook would otherwise
-/// announce a panic that the caller handles (a failed tuning trial) as the cell's error. The
-/// hook is process-wide, so a panic on another thread meanwhile is not reported either.
+/// announce a panic that the caller handles (a failed tuning trial) as the cell's error.
+///
+/// Safe to call from several threads at once (parallel trials): the first caller wraps the
+/// process-wide hook in one that stays silent only on threads inside `catch_quietly`, and the
+/// last one out puts the original behaviour back. Swapping the hook per call instead would let
+/// two overlapping calls restore each other's silencer and lose the kernel's hook for good.
 pub(crate) fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+    static SILENCED: std::sync::Mutex<(usize, Option<std::sync::Arc<Hook>>)> =
+        std::sync::Mutex::new((0, None));
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    {
+        let mut silenced = SILENCED.lock().unwrap_or_else(|e| e.into_inner());
+        if silenced.0 == 0 {
+            let original = std::sync::Arc::new(std::panic::take_hook());
+            let forward = original.clone();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(|quiet| quiet.get()) {
+                    forward(info)
+                }
+            }));
+            silenced.1 = Some(original);
+        }
+        silenced.0 += 1;
+    }
+    let was_quiet = QUIET.with(|quiet| quiet.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
+    QUIET.with(|quiet| quiet.set(was_quiet));
+    let mut silenced = SILENCED.lock().unwrap_or_else(|e| e.into_inner());
+    silenced.0 -= 1;
+    if silenced.0 == 0 {
+        if let Some(original) = silenced.1.take() {
+            // Dropping the wrapper drops its clone, so the original comes back unwrapped.
+            let _ = std::panic::take_hook();
+            match std::sync::Arc::try_unwrap(original) {
+                Ok(hook) => std::panic::set_hook(hook),
+                Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+            }
+        }
+    }
     result
 }
 

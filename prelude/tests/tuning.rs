@@ -2,7 +2,17 @@
 //! save and resume, and that the Bayesian search finds Branin's minimum.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use trainbook::prelude::*;
+
+/// The tests run one at a time: one of them replaces the process-wide panic hook, and every
+/// study's trials wrap that hook while they run.
+fn one_study_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn branin(x: f64, y: f64) -> f64 {
     let pi = std::f64::consts::PI;
@@ -13,6 +23,7 @@ fn branin(x: f64, y: f64) -> f64 {
 
 #[test]
 fn a_grid_search_visits_every_grid_point_once() {
+    let _serial = one_study_at_a_time();
     let space = Space::new()
         .uniform("x", 0.0, 1.0)
         .choice("activation", &["relu", "tanh"])
@@ -40,6 +51,7 @@ fn a_grid_search_visits_every_grid_point_once() {
 
 #[test]
 fn random_search_keeps_types_and_bounds_and_is_reproducible() {
+    let _serial = one_study_at_a_time();
     let space = Space::new()
         .log_uniform("lr", 1e-5, 1e-1)
         .int_step("batch", 16, 128, 16)
@@ -81,6 +93,7 @@ fn random_search_keeps_types_and_bounds_and_is_reproducible() {
 
 #[test]
 fn failed_trials_are_recorded_and_the_study_goes_on() {
+    let _serial = one_study_at_a_time();
     let mut study = Study::minimize(Space::new().int("i", 0, 100))
         .sampler(Sampler::Random)
         .trials(8);
@@ -120,6 +133,7 @@ fn failed_trials_are_recorded_and_the_study_goes_on() {
 
 #[test]
 fn the_median_pruner_stops_a_clearly_worse_trial() {
+    let _serial = one_study_at_a_time();
     let mut study = Study::minimize(Space::new().uniform("badness", 0.0, 1.0))
         .sampler(Sampler::Grid { points: 8 })
         .trials(8)
@@ -155,6 +169,7 @@ fn the_median_pruner_stops_a_clearly_worse_trial() {
 
 #[test]
 fn a_saved_study_resumes_where_it_stopped() {
+    let _serial = one_study_at_a_time();
     let path = std::env::temp_dir().join(format!("trainbook-study-{}.json", std::process::id()));
     let space = Space::new()
         .uniform("x", -5.0, 10.0)
@@ -176,6 +191,7 @@ fn a_saved_study_resumes_where_it_stopped() {
 
 #[test]
 fn bayesian_search_finds_branins_minimum_and_beats_random_search() {
+    let _serial = one_study_at_a_time();
     let space = Space::new()
         .uniform("x", -5.0, 10.0)
         .uniform("y", 0.0, 15.0);
@@ -202,4 +218,300 @@ fn bayesian_search_finds_branins_minimum_and_beats_random_search() {
             "seed {seed}: {bayesian} vs random {random}"
         );
     }
+}
+
+#[test]
+fn parallel_trials_run_at_once_and_propose_what_a_sequential_study_does() {
+    let _serial = one_study_at_a_time();
+    let space = Space::new()
+        .log_uniform("lr", 1e-4, 1e-1)
+        .int("layers", 1, 4)
+        .choice("activation", &["relu", "gelu"]);
+    let mut sequential = Study::minimize(space.clone())
+        .sampler(Sampler::Random)
+        .trials(12)
+        .seed(5);
+    sequential.optimize(&mut |t| t.params.float("lr")).unwrap();
+    let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut parallel = Study::minimize(space)
+        .sampler(Sampler::Random)
+        .trials(12)
+        .seed(5)
+        .jobs(4);
+    parallel
+        .optimize_parallel(&|t| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            // Long enough for all four workers to be inside a trial together.
+            std::thread::sleep(Duration::from_millis(100));
+            running.fetch_sub(1, Ordering::SeqCst);
+            t.params.float("lr")
+        })
+        .unwrap();
+    assert_eq!(most.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        parallel
+            .records
+            .iter()
+            .map(|t| t.number)
+            .collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    let params = |s: &Study| {
+        s.records
+            .iter()
+            .map(|t| t.params.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(params(&parallel), params(&sequential));
+    assert_eq!(
+        parallel.best().unwrap().number,
+        sequential.best().unwrap().number
+    );
+}
+
+#[test]
+fn a_parallel_bayesian_study_spreads_its_running_trials_and_still_converges() {
+    let _serial = one_study_at_a_time();
+    let space = Space::new()
+        .uniform("x", -5.0, 10.0)
+        .uniform("y", 0.0, 15.0);
+    let mut study = Study::minimize(space)
+        .sampler(Sampler::Bayesian { initial: 8 })
+        .trials(40)
+        .seed(2)
+        .jobs(3);
+    study
+        .optimize_parallel(&|t| Ok(branin(t.params.float("x")?, t.params.float("y")?)))
+        .unwrap();
+    assert_eq!(study.records.len(), 40);
+    let distinct: BTreeSet<String> = study.records.iter().map(|t| t.params.to_string()).collect();
+    assert_eq!(distinct.len(), 40, "running trials were proposed twice");
+    let best = study.best().unwrap().value.unwrap();
+    assert!(best < 0.6, "best {best} after 40 parallel trials");
+}
+
+#[test]
+fn panicking_parallel_trials_are_failed_quietly_and_the_panic_hook_comes_back() {
+    let _serial = one_study_at_a_time();
+    static REPORTED: AtomicUsize = AtomicUsize::new(0);
+    let original = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {
+        REPORTED.fetch_add(1, Ordering::SeqCst);
+    }));
+    let mut study = Study::minimize(Space::new().int("i", 0, 9))
+        .sampler(Sampler::Grid { points: 2 })
+        .jobs(4);
+    let result = study.optimize_parallel(&|t| {
+        std::thread::sleep(Duration::from_millis(20));
+        if t.number % 2 == 0 {
+            panic!("trial {} blew up", t.number);
+        }
+        Ok(t.number as f64)
+    });
+    let during = REPORTED.load(Ordering::SeqCst);
+    // A panic outside any study reaches the hook that was there before.
+    let _ = std::panic::catch_unwind(|| panic!("after the study"));
+    let after = REPORTED.load(Ordering::SeqCst);
+    std::panic::set_hook(original);
+    result.unwrap();
+    assert_eq!(study.records.len(), 10);
+    let failed: Vec<usize> = study
+        .records
+        .iter()
+        .filter(|t| matches!(&t.state, TrialState::Failed(why) if why.contains("blew up")))
+        .map(|t| t.number)
+        .collect();
+    assert_eq!(failed, [0, 2, 4, 6, 8]);
+    assert_eq!(during, 0, "handled trial panics reached the panic hook");
+    assert_eq!(after, 1, "the panic hook was not restored");
+}
+
+#[test]
+fn a_time_budget_stops_starting_trials() {
+    let _serial = one_study_at_a_time();
+    let mut study = Study::minimize(Space::new().uniform("x", 0.0, 1.0))
+        .sampler(Sampler::Random)
+        .trials(1000)
+        .timeout(0.3);
+    let started = Instant::now();
+    study
+        .optimize(&mut |t| {
+            std::thread::sleep(Duration::from_millis(50));
+            t.params.float("x")
+        })
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    // Trials start until 0.3 s have passed; the last one started then runs to its end.
+    assert!(
+        (2..=7).contains(&study.records.len()),
+        "{} trials",
+        study.records.len()
+    );
+    assert!(seconds < 0.3 + 0.2, "{seconds} s");
+    let mut parallel = Study::minimize(Space::new().uniform("x", 0.0, 1.0))
+        .sampler(Sampler::Random)
+        .trials(1000)
+        .timeout(0.3)
+        .jobs(2);
+    parallel
+        .optimize_parallel(&|t| {
+            std::thread::sleep(Duration::from_millis(50));
+            t.params.float("x")
+        })
+        .unwrap();
+    assert!(
+        (4..=14).contains(&parallel.records.len()),
+        "{} parallel trials",
+        parallel.records.len()
+    );
+}
+
+#[test]
+fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
+    let _serial = one_study_at_a_time();
+    let wine = load_wine();
+    let (x, y) = (Matrix::features(&wine).unwrap(), wine.y_classes().unwrap());
+    let space = Space::new().int("max_depth", 1, 6);
+    let mut study = Study::maximize(space.clone())
+        .sampler(Sampler::Grid { points: 2 })
+        .jobs(2)
+        .live(false);
+    let make = |p: &Params| -> anyhow::Result<Box<dyn Classifier>> {
+        Ok(Box::new(
+            DecisionTreeClassifier::new()
+                .max_depth(p.int("max_depth")? as usize)
+                .seed(0),
+        ))
+    };
+    study.optimize_classifier(&make, &x, &y, 5).unwrap();
+    assert_eq!(study.records.len(), 6);
+    for trial in &study.records {
+        let depth = trial.params.int("max_depth").unwrap() as usize;
+        let scores = cross_val_score(
+            &DecisionTreeClassifier::new().max_depth(depth).seed(0),
+            &x,
+            &y,
+            5,
+        )
+        .unwrap();
+        let mean = scores.iter().sum::<f64>() / 5.0;
+        assert_eq!(trial.value, Some(mean), "depth {depth}");
+        assert_eq!(trial.reports.len(), 5);
+        assert_eq!(trial.reports[4].1, mean);
+    }
+    assert!(study.best().unwrap().params.int("max_depth").unwrap() >= 3);
+
+    let error = Study::minimize(space)
+        .optimize_classifier(&make, &x, &y, 5)
+        .unwrap_err();
+    assert!(error.to_string().contains("Study::maximize"), "{error}");
+}
+
+/// The text of every `<text>` element of an SVG.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            Some(
+                t.split_once('>')?
+                    .1
+                    .split_once("</text>")?
+                    .0
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parameter_and_parallel_coordinate_charts_show_every_completed_trial() {
+    let _serial = one_study_at_a_time();
+    let space = Space::new()
+        .log_uniform("lr", 1e-4, 1e-1)
+        .int("layers", 1, 3)
+        .choice("optimizer", &["adam", "sgd"])
+        .uniform("momentum", 0.0, 0.9)
+        .only_if("momentum", "optimizer", "sgd");
+    let mut study = Study::minimize(space)
+        .sampler(Sampler::Random)
+        .trials(15)
+        .seed(1);
+    study
+        .optimize(&mut |t| {
+            if t.number == 3 {
+                anyhow::bail!("diverged");
+            }
+            Ok(t.params.float("lr")?.log10().abs() + t.params.int("layers")? as f64)
+        })
+        .unwrap();
+    let completed = 14;
+    let with_momentum = study
+        .records
+        .iter()
+        .filter(|t| t.value.is_some() && t.params.has("momentum"))
+        .count();
+
+    let table = study.to_frame().unwrap();
+    assert_eq!(table.column("lr").unwrap().dtype(), &DataType::Float64);
+    assert_eq!(table.column("layers").unwrap().dtype(), &DataType::Int64);
+    assert_eq!(
+        table.column("optimizer").unwrap().dtype(),
+        &DataType::String
+    );
+    let without_momentum = study
+        .records
+        .iter()
+        .filter(|t| !t.params.has("momentum"))
+        .count();
+    assert!(without_momentum > 0);
+    assert_eq!(
+        table.column("momentum").unwrap().null_count(),
+        without_momentum
+    );
+
+    let svg = study.param_chart().to_svg().unwrap();
+    let labels = texts(&svg);
+    for text in [
+        "lr",
+        "layers",
+        "optimizer",
+        "momentum",
+        "1e-3",
+        "0.01",
+        "adam",
+        "sgd",
+        "objective",
+    ] {
+        assert!(
+            labels.iter().any(|l| l == text),
+            "no label {text} in {labels:?}"
+        );
+    }
+    // A dot per trial and parameter it had, plus the best trial's ring in each of its panels.
+    let dots = svg.matches("<circle").count();
+    let rings = 3 + usize::from(study.best().unwrap().params.has("momentum"));
+    assert_eq!(dots, completed * 3 + with_momentum + rings);
+
+    let svg = study.parallel_coordinates().to_svg().unwrap();
+    let trial_lines = svg.matches("<polyline").count();
+    // 5 axes, their ticks (objective 5, lr 4 decades, layers 3, optimizer 2, momentum 5), and
+    // one line per completed trial.
+    assert_eq!(trial_lines, 5 + (5 + 4 + 3 + 2 + 5) + completed);
+    let labels = texts(&svg);
+    for text in ["momentum", "objective", "1e-4", "sgd", "3"] {
+        assert!(
+            labels.iter().any(|l| l == text),
+            "no label {text} in {labels:?}"
+        );
+    }
+    let png = study.parallel_coordinates().to_png().unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    let png = study.param_chart().to_png().unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    let empty = Study::minimize(Space::new().uniform("x", 0.0, 1.0));
+    let error = empty.param_chart().to_svg().unwrap_err();
+    assert!(error.to_string().contains("no completed trial"), "{error}");
 }

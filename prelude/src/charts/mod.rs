@@ -54,7 +54,9 @@ pub trait Chart {
     fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>;
 }
 
-fn plot_error<E: std::error::Error + Send + Sync>(error: DrawingAreaErrorKind<E>) -> anyhow::Error {
+pub(crate) fn plot_error<E: std::error::Error + Send + Sync>(
+    error: DrawingAreaErrorKind<E>,
+) -> anyhow::Error {
     anyhow!("drawing the chart failed: {error}")
 }
 

@@ -3,7 +3,7 @@
 //! pruning, a trials table and charts, and save / resume.
 
 use super::gp::{Gp, Hyper};
-use super::space::{Params, Space};
+use super::space::{Kind, Params, Space, Value};
 use crate::charts::LineChart;
 use crate::display::{display_handle, html_escape, DisplayHandle, MimeBundle, Render};
 use crate::random::Rng;
@@ -64,7 +64,9 @@ pub struct Trial<'a> {
     pub number: usize,
     pub params: Params,
     reports: std::cell::RefCell<Vec<(usize, f64)>>,
-    pruner: Option<(MedianPruner, &'a [TrialRecord], Direction)>,
+    /// Whether a value at a step should stop the trial; it reads the study's trials as they
+    /// are at that moment (parallel trials finish while this one runs).
+    should_prune: Option<Box<dyn Fn(usize, f64) -> bool + 'a>>,
 }
 
 /// The error `Trial::report` returns to stop a pruned trial.
@@ -86,12 +88,10 @@ impl Trial<'_> {
     /// Records `value` at `step`; an error (to return with `?`) when the trial should stop.
     pub fn report(&self, step: usize, value: f64) -> Result<()> {
         self.reports.borrow_mut().push((step, value));
-        if let Some((pruner, history, direction)) = &self.pruner {
-            if pruner.should_prune(step, value, history, *direction) {
-                return Err(Pruned.into());
-            }
+        match &self.should_prune {
+            Some(should_prune) if should_prune(step, value) => Err(Pruned.into()),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -165,6 +165,10 @@ pub struct Study {
     pub pruner: Option<MedianPruner>,
     /// Live display in a notebook.
     pub live: bool,
+    /// Trials run at once by [`Study::optimize_parallel`] and [`Study::optimize_classifier`].
+    #[serde(default = "one_job")]
+    pub jobs: usize,
+    /// Every trial so far, in trial-number order.
     pub records: Vec<TrialRecord>,
     #[serde(skip)]
     hyper: Option<Hyper>,
@@ -181,6 +185,7 @@ impl Study {
             seed: 0,
             pruner: None,
             live: true,
+            jobs: 1,
             records: Vec::new(),
             hyper: None,
         }
@@ -219,6 +224,21 @@ impl Study {
     /// Median pruning after `warmup` reported steps, once `min_trials` trials completed.
     pub fn median_pruner(mut self, warmup: usize, min_trials: usize) -> Study {
         self.pruner = Some(MedianPruner { warmup, min_trials });
+        self
+    }
+
+    /// How many trials [`Study::optimize_parallel`] and [`Study::optimize_classifier`] run at
+    /// once, each on its own thread (1 by default). Grid and random studies propose the same
+    /// trials whatever the number; a Bayesian study treats running trials as if they had
+    /// scored as well as the best so far ("constant liar"), so parallel proposals spread out,
+    /// and its proposals then depend on which trials finish first.
+    ///
+    /// ```
+    /// let study = trainbook::prelude::Study::minimize(trainbook::prelude::Space::new()).jobs(0);
+    /// assert_eq!(study.jobs, 1); // at least one
+    /// ```
+    pub fn jobs(mut self, jobs: usize) -> Study {
+        self.jobs = jobs.max(1);
         self
     }
 
@@ -263,7 +283,13 @@ impl Study {
             .collect()
     }
 
-    fn next_params(&mut self, number: usize, rng: &mut Rng) -> Result<Option<Params>> {
+    /// The parameters of trial `number`; `running` are the trials started but not finished.
+    fn next_params(
+        &mut self,
+        number: usize,
+        rng: &mut Rng,
+        running: &[Params],
+    ) -> Result<Option<Params>> {
         match self.sampler {
             Sampler::Grid { points } => Ok(self.space.grid(points)?.into_iter().nth(number)),
             Sampler::Random => Ok(Some(
@@ -293,11 +319,18 @@ impl Study {
                         self.seed,
                     ))));
                 }
-                let x: Vec<Vec<f64>> = observed
+                let mut x: Vec<Vec<f64>> = observed
                     .iter()
                     .map(|(p, _)| self.space.to_unit(p))
                     .collect();
-                let y: Vec<f64> = observed.iter().map(|(_, v)| self.loss(*v)).collect();
+                let mut y: Vec<f64> = observed.iter().map(|(_, v)| self.loss(*v)).collect();
+                // Constant liar: a running trial counts as scoring the best value so far, so
+                // the model expects nothing more there and proposes elsewhere.
+                let best_observed = y.iter().cloned().fold(f64::INFINITY, f64::min);
+                for params in running {
+                    x.push(self.space.to_unit(params));
+                    y.push(best_observed);
+                }
                 let start = self
                     .hyper
                     .clone()
@@ -321,76 +354,138 @@ impl Study {
         }
     }
 
-    /// Runs up to `trials` more trials (continuing a loaded study), or until the timeout, the
-    /// end of the grid, or an interrupt. A trial that errs, returns NaN or panics is recorded
-    /// as failed and the study goes on.
+    /// Runs up to `trials` more trials (continuing a loaded study), one at a time, or until
+    /// the timeout, the end of the grid, or an interrupt. A trial that errs, returns NaN or
+    /// panics is recorded as failed and the study goes on. For trials on several threads see
+    /// [`Study::optimize_parallel`].
     pub fn optimize(&mut self, objective: &mut dyn FnMut(&Trial) -> Result<f64>) -> Result<()> {
         self.space.validate()?;
-        let started = Instant::now();
-        let mut rng = Rng::new(self.seed).fork(1_000_003 + self.records.len() as u64);
-        let mut view: Option<DisplayHandle> = None;
-        let mut last_drawn: Option<Instant> = None;
-        let first = self.records.len();
-        for number in first..first + self.trials {
-            if self.timeout.is_some_and(|t| started.elapsed() >= t) || crate::runtime::interrupted()
-            {
+        let budget = Budget::new(self);
+        let mut rng = self.proposal_rng();
+        let mut live = LiveView::default();
+        for number in budget.numbers() {
+            if budget.spent() {
                 break;
             }
-            let Some(params) = self.next_params(number, &mut rng)? else {
+            let Some(params) = self.next_params(number, &mut rng, &[])? else {
                 break;
             };
-            let trial_started = Instant::now();
+            let records = self.records.as_slice();
             let trial = Trial {
                 number,
-                params: params.clone(),
-                reports: Default::default(),
-                pruner: self
-                    .pruner
-                    .map(|p| (p, self.records.as_slice(), self.direction)),
-            };
-            let outcome = crate::runtime::catch_quietly(|| objective(&trial));
-            let (value, state) = match outcome {
-                Ok(Ok(v)) if v.is_finite() => (Some(v), TrialState::Complete),
-                Ok(Ok(v)) => (
-                    None,
-                    TrialState::Failed(format!("the objective returned {v}")),
-                ),
-                Ok(Err(e)) if e.is::<Pruned>() => (None, TrialState::Pruned),
-                Ok(Err(e)) => (None, TrialState::Failed(format!("{e:#}"))),
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "a panic".into());
-                    (None, TrialState::Failed(format!("panicked: {message}")))
-                }
-            };
-            let reports = trial.reports.into_inner();
-            self.records.push(TrialRecord {
-                number,
                 params,
-                value,
-                state,
-                seconds: trial_started.elapsed().as_secs_f64(),
-                reports,
-            });
-            if self.live
-                && crate::runtime::in_kernel()
-                && last_drawn.is_none_or(|t| t.elapsed() > Duration::from_millis(250))
-            {
-                last_drawn = Some(Instant::now());
-                let frame = self.frame(false);
-                match &view {
-                    Some(h) => h.update(&frame),
-                    None => view = Some(display_handle(&frame)),
-                }
-            }
+                reports: Default::default(),
+                should_prune: self.pruner.map(|pruner| {
+                    let direction = self.direction;
+                    Box::new(move |step, value| {
+                        pruner.should_prune(step, value, records, direction)
+                    }) as Box<dyn Fn(usize, f64) -> bool>
+                }),
+            };
+            let record = run_trial(trial, |trial| objective(trial));
+            self.records.push(record);
+            live.redraw(self);
         }
-        if let Some(h) = &view {
-            h.update(&self.frame(true));
-        }
+        live.finish(self);
         Ok(())
+    }
+
+    /// Like [`Study::optimize`], with [`Study::jobs`] trials at once, each on its own thread;
+    /// the objective must be `Fn + Sync` (it is called from several threads). The live display
+    /// and an interrupt work as in `optimize`: running trials finish, no new ones start.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let space = Space::new().uniform("x", -5.0, 5.0);
+    /// let mut study = Study::minimize(space).sampler(Sampler::Random).trials(20).jobs(4).seed(3);
+    /// study.optimize_parallel(&|trial| Ok(trial.params.float("x")?.powi(2))).unwrap();
+    /// assert_eq!(study.records.len(), 20);
+    /// assert!(study.records.iter().enumerate().all(|(i, t)| t.number == i));
+    /// ```
+    pub fn optimize_parallel(
+        &mut self,
+        objective: &(dyn Fn(&Trial) -> Result<f64> + Sync),
+    ) -> Result<()> {
+        self.space.validate()?;
+        let jobs = self.jobs.max(1);
+        let budget = Budget::new(self);
+        let board = std::sync::Mutex::new(Board {
+            next: budget.first,
+            rng: self.proposal_rng(),
+            running: Vec::new(),
+            error: None,
+            study: self,
+        });
+        let lock = || board.lock().unwrap_or_else(|e| e.into_inner());
+        let (finished, redraws) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let finished = finished.clone();
+                let (budget, lock) = (&budget, &lock);
+                scope.spawn(move || loop {
+                    let (number, params) = {
+                        let mut board = lock();
+                        if board.next >= budget.end || budget.spent() || board.error.is_some() {
+                            break;
+                        }
+                        let number = board.next;
+                        let running: Vec<Params> =
+                            board.running.iter().map(|(_, p)| p.clone()).collect();
+                        let Board { study, rng, .. } = &mut *board;
+                        match study.next_params(number, rng, &running) {
+                            Ok(Some(params)) => {
+                                board.next += 1;
+                                board.running.push((number, params.clone()));
+                                (number, params)
+                            }
+                            Ok(None) => break,
+                            Err(error) => {
+                                board.error = Some(error);
+                                break;
+                            }
+                        }
+                    };
+                    let (pruner, direction) = {
+                        let board = lock();
+                        (board.study.pruner, board.study.direction)
+                    };
+                    let trial = Trial {
+                        number,
+                        params,
+                        reports: Default::default(),
+                        should_prune: pruner.map(|pruner| {
+                            Box::new(move |step, value| {
+                                pruner.should_prune(step, value, &lock().study.records, direction)
+                            }) as Box<dyn Fn(usize, f64) -> bool>
+                        }),
+                    };
+                    let record = run_trial(trial, objective);
+                    {
+                        let mut board = lock();
+                        board.running.retain(|(n, _)| *n != number);
+                        let at = board.study.records.partition_point(|t| t.number < number);
+                        board.study.records.insert(at, record);
+                    }
+                    let _ = finished.send(());
+                });
+            }
+            drop(finished);
+            // This thread is the cell's: it draws while the workers run trials.
+            let mut live = LiveView::default();
+            for () in redraws {
+                live.redraw(lock().study);
+            }
+            live.finish(lock().study);
+        });
+        match board.into_inner().unwrap_or_else(|e| e.into_inner()).error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// The random stream for Bayesian proposals, continuing a resumed study's numbering.
+    fn proposal_rng(&self) -> Rng {
+        Rng::new(self.seed).fork(1_000_003 + self.records.len() as u64)
     }
 
     fn frame(&self, done: bool) -> MimeBundle {
@@ -460,7 +555,18 @@ impl Study {
             .series_xy("best so far", best)
     }
 
-    /// One row per trial: number, state, value, seconds, and a column per parameter.
+    /// One row per trial: number, state, value, a column per parameter (f64, i64 or text, as
+    /// the parameter; empty where a conditional parameter was absent), and seconds.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let space = Space::new().uniform("x", 0.0, 1.0).int("k", 1, 3);
+    /// let mut study = Study::minimize(space).sampler(Sampler::Random).trials(4);
+    /// study.optimize(&mut |t| Ok(t.params.float("x")?)).unwrap();
+    /// let table = study.to_frame().unwrap();
+    /// assert_eq!(table.shape(), (4, 6));
+    /// assert_eq!(table.column("k").unwrap().dtype(), &DataType::Int64);
+    /// ```
     pub fn to_frame(&self) -> Result<DataFrame> {
         let mut columns: Vec<Column> = vec![
             Series::new(
@@ -489,13 +595,36 @@ impl Study {
             )
             .into_column(),
         ];
+        // A column per parameter with its type: f64, i64 or text; empty where a conditional
+        // parameter was absent.
         for p in self.space.params() {
-            let values: Vec<Option<String>> = self
-                .records
-                .iter()
-                .map(|t| t.params.0.get(&p.name).map(|v| v.to_string()))
-                .collect();
-            columns.push(Series::new(p.name.as_str().into(), values).into_column());
+            let name = p.name.as_str().into();
+            let values = self.records.iter().map(|t| t.params.0.get(&p.name));
+            let column = match p.kind {
+                Kind::Uniform { .. } | Kind::LogUniform { .. } => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Some(Value::Float(x)) => Some(*x),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Kind::Int { .. } => Series::new(
+                    name,
+                    values
+                        .map(|v| match v {
+                            Some(Value::Int(x)) => Some(*x),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Kind::Choice(_) => Series::new(
+                    name,
+                    values.map(|v| v.map(|v| v.to_string())).collect::<Vec<_>>(),
+                ),
+            };
+            columns.push(column.into_column());
         }
         columns.push(
             Series::new(
@@ -535,6 +664,121 @@ impl Study {
 impl Render for Study {
     fn mime_bundle(&self) -> MimeBundle {
         self.frame(true)
+    }
+}
+
+fn one_job() -> usize {
+    1
+}
+
+/// Which trial numbers one `optimize` call may run, and when its time or the user's patience
+/// runs out.
+struct Budget {
+    first: usize,
+    end: usize,
+    started: Instant,
+    timeout: Option<Duration>,
+}
+
+impl Budget {
+    fn new(study: &Study) -> Budget {
+        let first = study
+            .records
+            .iter()
+            .map(|t| t.number + 1)
+            .max()
+            .unwrap_or(0);
+        Budget {
+            first,
+            end: first + study.trials,
+            started: Instant::now(),
+            timeout: study.timeout,
+        }
+    }
+
+    fn numbers(&self) -> std::ops::Range<usize> {
+        self.first..self.end
+    }
+
+    /// Out of time, or interrupted: start no new trial.
+    fn spent(&self) -> bool {
+        self.timeout.is_some_and(|t| self.started.elapsed() >= t) || crate::runtime::interrupted()
+    }
+}
+
+/// What the threads of a parallel study share.
+struct Board<'s> {
+    study: &'s mut Study,
+    next: usize,
+    rng: Rng,
+    running: Vec<(usize, Params)>,
+    error: Option<anyhow::Error>,
+}
+
+/// Runs one trial, turning errors, non-finite values, pruning and panics into its record.
+fn run_trial<'a>(
+    trial: Trial<'a>,
+    objective: impl FnOnce(&Trial<'a>) -> Result<f64>,
+) -> TrialRecord {
+    let started = Instant::now();
+    let outcome = crate::runtime::catch_quietly(|| objective(&trial));
+    let (value, state) = match outcome {
+        Ok(Ok(v)) if v.is_finite() => (Some(v), TrialState::Complete),
+        Ok(Ok(v)) => (
+            None,
+            TrialState::Failed(format!("the objective returned {v}")),
+        ),
+        Ok(Err(e)) if e.is::<Pruned>() => (None, TrialState::Pruned),
+        Ok(Err(e)) => (None, TrialState::Failed(format!("{e:#}"))),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into());
+            (None, TrialState::Failed(format!("panicked: {message}")))
+        }
+    };
+    TrialRecord {
+        number: trial.number,
+        params: trial.params,
+        value,
+        state,
+        seconds: started.elapsed().as_secs_f64(),
+        reports: trial.reports.into_inner(),
+    }
+}
+
+/// The study's one live output in a notebook, redrawn at most four times a second.
+#[derive(Default)]
+struct LiveView {
+    view: Option<DisplayHandle>,
+    last_drawn: Option<Instant>,
+}
+
+impl LiveView {
+    fn redraw(&mut self, study: &Study) {
+        if !study.live
+            || !crate::runtime::in_kernel()
+            || self
+                .last_drawn
+                .is_some_and(|t| t.elapsed() <= Duration::from_millis(250))
+        {
+            return;
+        }
+        self.last_drawn = Some(Instant::now());
+        let frame = study.frame(false);
+        match &self.view {
+            Some(view) => view.update(&frame),
+            None => self.view = Some(display_handle(&frame)),
+        }
+    }
+
+    /// The final frame, which stays.
+    fn finish(&self, study: &Study) {
+        if let Some(view) = &self.view {
+            view.update(&study.frame(true));
+        }
     }
 }
 
