@@ -483,6 +483,53 @@ study.records.iter().filter(|t| matches!(t.state, TrialState::Failed(_))).count(
         .unwrap();
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
     assert_eq!(result_text(&iopub).as_deref(), Some("1"));
+
+    // An interrupt ends a parallel study cleanly: running trials finish, the live display
+    // keeps its final frame, and the trials so far stay, a panicked one recorded as failed.
+    let id = c
+        .submit(
+            r#"let mut endless = Study::minimize(Space::new().uniform("x", 0.0, 1.0)).sampler(Sampler::Random).trials(1_000_000).jobs(2);
+endless.optimize_parallel(&|t| {
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    if t.number == 3 { panic!("boom") }
+    t.params.float("x")
+})?;"#,
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let m = c.next_iopub(T).await.unwrap();
+        let first_frame =
+            m["header"]["msg_type"] == "display_data" && m["parent_header"]["msg_id"] == id;
+        seen.push(m);
+        if first_frame {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.request(Channel::Control, "interrupt_request", json!({}))
+        .await
+        .unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    seen.extend(c.iopub_until_idle(&id, T).await.unwrap());
+    assert_eq!(of_type(&seen, "display_data").len(), 1);
+    let last = of_type(&seen, "update_display_data").last().unwrap()["content"]["data"]
+        ["text/html"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("finished:"), "{last}");
+    let (reply, iopub) = c
+        .execute(
+            r#"let failed = endless.records.iter().filter(|t| matches!(&t.state, TrialState::Failed(why) if why.contains("boom"))).count();
+(endless.records.len() > 5, endless.records.len() < 1_000, failed)"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("(true, true, 1)"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
