@@ -11,6 +11,7 @@
 //! ```
 
 pub mod charts;
+pub mod cost;
 pub mod data;
 pub mod display;
 pub mod evaluation;
@@ -25,7 +26,10 @@ pub mod vision;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
-    pub use crate::charts::{Chart, Heatmap, LineChart, ScatterChart};
+    pub use crate::charts::{BarChart, Chart, Heatmap, Histogram, LineChart, ScatterChart};
+    pub use crate::cost::{
+        device_name, CostEstimate, CostLine, Latency, Prices, TrainingTime, Usage,
+    };
     pub use crate::data::*;
     pub use crate::display::{
         clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, EvcxrDisplayDebug,
@@ -38,10 +42,10 @@ pub mod prelude {
         RandomForestClassifier,
     };
     pub use crate::nn::{
-        default_device, ratings_to_tensors, Activation, Cnn, CnnConfig, Conv3x3, Dropout, Head,
-        LayerInfo, MatrixFactorization, Mlp, MlpConfig, Network, NeuralClassifier, Parameter,
-        Parameters, RecommenderConfig, Rnn, RnnCell, RnnConfig, Summary, TextClassifier,
-        TextClassifierConfig, Tokenizer, TwoTower,
+        default_device, items_by_user, popular_items, ratings_to_tensors, Activation, Cnn,
+        CnnConfig, Conv3x3, Dropout, Head, LayerInfo, MatrixFactorization, Mlp, MlpConfig, Network,
+        NeuralClassifier, Parameter, Parameters, RecommenderConfig, Rnn, RnnCell, RnnConfig,
+        Summary, TextClassifier, TextClassifierConfig, Tokenizer, TwoTower,
     };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use crate::train::{

@@ -166,3 +166,87 @@ fn scatter_and_roc_charts_hold_their_points_and_legends() {
             && svg.contains("true positive rate")
     );
 }
+
+#[test]
+fn bar_chart_labels_every_bar_with_its_value_and_rejects_bad_input() {
+    let chart = BarChart::new("Accuracy by model")
+        .y_label("accuracy")
+        .bars(&["tree", "forest", "MLP"], &[0.84, 0.941, 0.976])
+        .unwrap();
+    let svg = chart.to_svg().unwrap();
+    for text in [
+        "Accuracy by model",
+        "accuracy",
+        "tree",
+        "forest",
+        "MLP",
+        "0.84",
+        "0.941",
+        "0.976",
+    ] {
+        assert!(
+            svg.contains(&format!("\n{text}\n</text>")),
+            "{text} missing"
+        );
+    }
+    // Three bars: filled rectangles in the first palette colour.
+    assert_eq!(svg.matches("fill=\"#0072B2\"").count(), 3, "{svg}");
+    assert!(chart.to_png().unwrap().starts_with(b"\x89PNG"));
+    let error = BarChart::new("x").bars(&["a", "b"], &[1.0]).unwrap_err();
+    assert!(
+        error.to_string().contains("2 labels but 1 values"),
+        "{error}"
+    );
+    let error = BarChart::new("x")
+        .bars(&["a"], &[f64::NAN])
+        .unwrap()
+        .to_svg()
+        .unwrap_err();
+    assert!(error.to_string().contains("finite"), "{error}");
+    assert!(BarChart::new("empty")
+        .to_svg()
+        .unwrap_err()
+        .to_string()
+        .contains("no bars"));
+}
+
+#[test]
+fn histogram_counts_match_numpy_and_overlay_series() {
+    // numpy.histogram(values, 7)[0] for these values (numpy 2.x) is [1, 13, 15, 5, 0, 0, 1].
+    let mut values: Vec<f64> = (0..31).map(|i| 0.1 * i as f64).collect();
+    values.extend([-1.3, 2.2, 2.2, 7.7]);
+    let chart = Histogram::new("Values", 7).series("all", &values).unwrap();
+    assert_eq!(chart.counts(0).unwrap(), vec![1, 13, 15, 5, 0, 0, 1]);
+    // One distinct value: numpy widens the range by 0.5 each side: edges 2.5, 2.75, …, 3.5.
+    let flat = Histogram::new("Flat", 4)
+        .series("x", &[3.0, 3.0, 3.0])
+        .unwrap();
+    assert_eq!(flat.edges().unwrap(), vec![2.5, 2.75, 3.0, 3.25, 3.5]);
+    assert_eq!(flat.counts(0).unwrap(), vec![0, 0, 3, 0]);
+    // Two series share the bins and get a legend.
+    let both = Histogram::new("Train and test", 5)
+        .x_label("feature")
+        .series("train", &[1.0, 2.0, 2.0, 3.0])
+        .unwrap()
+        .series("test", &[2.0, 4.0])
+        .unwrap();
+    // Edges 1, 1.6, 2.2, 2.8, 3.4, 4 over both series (numpy agrees).
+    assert_eq!(both.counts(0).unwrap(), vec![1, 2, 0, 1, 0]);
+    assert_eq!(both.counts(1).unwrap(), vec![0, 1, 0, 0, 1]);
+    let svg = both.to_svg().unwrap();
+    for text in ["Train and test", "feature", "count", "train", "test"] {
+        assert!(
+            svg.contains(&format!("\n{text}\n</text>")),
+            "{text} missing"
+        );
+    }
+    let error = Histogram::new("x", 3)
+        .series("a", &[1.0, f64::NAN])
+        .unwrap_err();
+    assert!(error.to_string().contains("value 1 is NaN"), "{error}");
+    assert!(both
+        .counts(2)
+        .unwrap_err()
+        .to_string()
+        .contains("no series 2"));
+}

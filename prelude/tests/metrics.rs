@@ -391,3 +391,26 @@ fn report_and_confusion_matrix_display() {
         "{html}"
     );
 }
+
+#[test]
+fn ranking_scores_count_hits_in_the_first_k_and_skip_users_without_liked_items() {
+    let recommended = vec![vec![1, 2, 3, 4], vec![9, 8, 7, 6], vec![5]];
+    let relevant = vec![vec![4, 1], vec![6], vec![]];
+    // k = 3: user 0 finds item 1 (4 is fourth), user 1 finds nothing (6 is fourth).
+    let at3 = ranking_scores(&recommended, &relevant, 3).unwrap();
+    assert_eq!((at3.users, at3.hit_rate), (2, 0.5));
+    assert!((at3.precision - (1.0 / 3.0) / 2.0).abs() < 1e-12);
+    assert!((at3.recall - 0.5 / 2.0).abs() < 1e-12);
+    let at4 = ranking_scores(&recommended, &relevant, 4).unwrap();
+    assert_eq!((at4.precision, at4.recall, at4.hit_rate), (0.375, 1.0, 1.0));
+    let error = ranking_scores(&recommended, &relevant[..2], 3).unwrap_err();
+    assert!(
+        error.to_string().contains("3 recommendation lists but 2"),
+        "{error}"
+    );
+    let error = ranking_scores(&recommended, &[vec![], vec![], vec![]], 3).unwrap_err();
+    assert!(
+        error.to_string().contains("no user has a relevant item"),
+        "{error}"
+    );
+}

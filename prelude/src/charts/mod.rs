@@ -4,10 +4,12 @@
 //! look the same on machines without fonts. Charts have an opaque white background, which
 //! keeps them readable in JupyterLab's dark theme too.
 
+mod bar;
 mod heatmap;
 mod line;
 mod scatter;
 
+pub use bar::{BarChart, Histogram};
 pub use heatmap::Heatmap;
 pub use line::LineChart;
 pub use scatter::ScatterChart;
@@ -43,6 +45,31 @@ pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(120, 120, 120),
     RGBColor(240, 228, 66),
 ];
+
+/// A value as a short label, three significant digits at most: 0.25, 12, 5.95, 12345,
+/// 1e-4, 4.5e-3.
+pub(crate) fn short_number(v: f64) -> String {
+    let trim = |text: String| {
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    };
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.abs() >= 1e4 {
+        return format!("{v:.0}");
+    }
+    if v.abs() < 1e-2 {
+        let text = format!("{v:.2e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim(mantissa.to_string()));
+    }
+    let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    trim(format!("{v:.decimals$}"))
+}
 
 /// What every chart can do: draw itself on a plotters drawing area of any backend.
 pub trait Chart {

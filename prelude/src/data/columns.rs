@@ -131,6 +131,35 @@ pub fn string_columns(frame: &DataFrame, except: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The values of a text column, in row order; a missing value is an error naming its row.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let frame = df!("text" => ["good", "bad"], "target" => [1, 0]).unwrap();
+/// assert_eq!(text_values(&frame, "text").unwrap(), ["good", "bad"]);
+/// assert!(text_values(&frame, "target").unwrap_err().to_string().contains("not text"));
+/// ```
+pub fn text_values(frame: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let values = column(frame, name)?;
+    let Ok(texts) = values.str() else {
+        bail!(
+            "column {name:?} is {}, not text; cast it first (cast_columns) or pick a text \
+             column: {}",
+            values.dtype(),
+            string_columns(frame, &[]).join(", ")
+        );
+    };
+    texts
+        .iter()
+        .enumerate()
+        .map(|(row, text)| {
+            text.map(str::to_string).with_context(|| {
+                format!("column {name:?} has a missing value in row {row}; drop or fill it first")
+            })
+        })
+        .collect()
+}
+
 /// Converts names given as `&[&str]`, `Vec<String>`, … to owned strings.
 pub(crate) fn owned(names: &[impl AsRef<str>]) -> Vec<String> {
     names.iter().map(|n| n.as_ref().to_string()).collect()

@@ -19,7 +19,7 @@ pub use clean::{
     outlier_mask, remove_outliers, Fill, OutlierClipper, OutlierRule,
 };
 pub(crate) use columns::{f64_values as column_values, owned as owned_names};
-pub use columns::{numeric_columns, string_columns};
+pub use columns::{numeric_columns, string_columns, text_values};
 pub use datasets::{
     load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, Dataset, Task,
 };

@@ -9,6 +9,7 @@
 mod classification;
 mod clustering;
 mod curves;
+mod ranking;
 mod regression;
 
 pub use classification::{
@@ -21,6 +22,7 @@ pub use curves::{
     auc, average_precision_score, precision_recall_curve, roc_auc_ovr, roc_auc_score, roc_curve,
     PrecisionRecallCurve, RocCurve,
 };
+pub use ranking::{ranking_scores, RankingScores};
 pub use regression::{
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, r2_score,
     root_mean_squared_error,

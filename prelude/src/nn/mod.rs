@@ -22,7 +22,10 @@ pub use layers::{Activation, Dropout};
 pub use mlp::{Mlp, MlpConfig};
 pub(crate) use params::save_tensors_atomically;
 pub use params::{Parameter, Parameters};
-pub use recommender::{ratings_to_tensors, MatrixFactorization, RecommenderConfig, TwoTower};
+pub use recommender::{
+    items_by_user, popular_items, ratings_to_tensors, MatrixFactorization, RecommenderConfig,
+    TwoTower,
+};
 pub use rnn::{Rnn, RnnCell, RnnConfig};
 pub use summary::{LayerInfo, Summary};
 pub use text::{TextClassifier, TextClassifierConfig, Tokenizer};

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
 use candle_nn::{Embedding, Linear};
 use polars::prelude::DataFrame;
+use std::collections::HashMap;
 
 /// The sizes and seed of a recommender.
 #[derive(Clone, Debug)]
@@ -84,6 +85,87 @@ pub fn ratings_to_tensors(
     }
     let values = crate::data::values_to_tensor(frame, rating, DType::F32, device)?;
     Ok((ids.to_dtype(DType::U32)?, values))
+}
+
+/// The (user, item) pairs of a frame, only those rated at least `liked`'s threshold if given.
+fn interactions(
+    frame: &DataFrame,
+    user: &str,
+    item: &str,
+    liked: Option<(&str, f64)>,
+) -> Result<Vec<(usize, u32)>> {
+    let ids = crate::data::frame_to_tensor(frame, &[user, item], DType::F64, &Device::Cpu)?;
+    let ids = ids.to_vec2::<f64>()?;
+    if let Some(row) = ids.iter().position(|p| p[0] < 0.0 || p[1] < 0.0) {
+        bail!("row {row} has a negative user or item id; map ids to 0..n first");
+    }
+    let ratings: Option<Vec<f64>> = match liked {
+        Some((rating, _)) => Some(
+            crate::data::values_to_tensor(frame, rating, DType::F64, &Device::Cpu)?.to_vec1()?,
+        ),
+        None => None,
+    };
+    Ok(ids
+        .into_iter()
+        .enumerate()
+        .filter(|(row, _)| match (&ratings, liked) {
+            (Some(r), Some((_, threshold))) => r[*row] >= threshold,
+            _ => true,
+        })
+        .map(|(_, pair)| (pair[0] as usize, pair[1] as u32))
+        .collect())
+}
+
+/// The items each of `users` users has in `frame` (index = user id), e.g. what to leave out of
+/// their recommendations; with `liked = Some((rating column, threshold))` only the items they
+/// rated at least that high, e.g. the held-out items a good recommender should find.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let frame = df!("user" => [0u32, 0, 1], "item" => [2u32, 5, 2], "target" => [5.0, 2.0, 4.0]).unwrap();
+/// assert_eq!(items_by_user(&frame, "user", "item", 3, None).unwrap(), vec![vec![2, 5], vec![2], vec![]]);
+/// assert_eq!(items_by_user(&frame, "user", "item", 3, Some(("target", 4.0))).unwrap(), vec![vec![2], vec![2], vec![]]);
+/// ```
+pub fn items_by_user(
+    frame: &DataFrame,
+    user: &str,
+    item: &str,
+    users: usize,
+    liked: Option<(&str, f64)>,
+) -> Result<Vec<Vec<u32>>> {
+    let mut by_user = vec![Vec::new(); users];
+    for (u, i) in interactions(frame, user, item, liked)? {
+        if u >= users {
+            bail!("user id {u} in column {user:?} is outside 0..{users}; pass the number of users");
+        }
+        by_user[u].push(i);
+    }
+    Ok(by_user)
+}
+
+/// Item ids by popularity in `frame`, most first: how many users have the item (or, with
+/// `liked`, rated it at least the threshold). Recommending these to everyone is the baseline a
+/// personalised recommender must beat.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let frame = df!("user" => [0u32, 1, 1], "item" => [2u32, 2, 0], "target" => [5.0, 4.0, 1.0]).unwrap();
+/// assert_eq!(popular_items(&frame, "user", "item", None).unwrap(), vec![2, 0]);
+/// ```
+pub fn popular_items(
+    frame: &DataFrame,
+    user: &str,
+    item: &str,
+    liked: Option<(&str, f64)>,
+) -> Result<Vec<u32>> {
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for (_, i) in interactions(frame, user, item, liked)? {
+        *counts.entry(i).or_default() += 1;
+    }
+    let mut ranked: Vec<(u32, usize)> = counts.into_iter().collect();
+    // Ties by id, so the ranking is the same on every run.
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(ranked.into_iter().map(|(i, _)| i).collect())
 }
 
 /// Scores every item for `user` with `score`, leaves out `seen`, and returns the best `k`.

@@ -105,6 +105,32 @@ impl Tokenizer {
         let ids: Vec<u32> = texts.iter().flat_map(|t| self.encode(t)).collect();
         Ok(Tensor::from_vec(ids, (texts.len(), self.length), device)?)
     }
+
+    /// Texts as a (texts, vocabulary) F32 tensor of word presence (1 where the text has the
+    /// word, anywhere in it; padding and unknown words left out): the bag of words that a
+    /// linear model reads, blind to word order.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let tokenizer = Tokenizer::fit(&["not bad".to_string(), "bad".to_string()], 10, 4);
+    /// let bags = tokenizer.bag_of_words(&["bad not".to_string(), "not bad".to_string()], &Device::Cpu).unwrap();
+    /// let rows = bags.to_vec2::<f32>().unwrap();
+    /// assert_eq!(rows[0], rows[1]); // the order is gone
+    /// assert_eq!(rows[0].iter().sum::<f32>(), 2.0);
+    /// ```
+    pub fn bag_of_words(&self, texts: &[String], device: &Device) -> Result<Tensor> {
+        let size = self.vocabulary_size();
+        let mut bags = vec![0f32; texts.len() * size];
+        for (row, text) in texts.iter().enumerate() {
+            for word in Tokenizer::words(text) {
+                let id = self.id(&word);
+                if id > UNKNOWN {
+                    bags[row * size + id as usize] = 1.0;
+                }
+            }
+        }
+        Ok(Tensor::from_vec(bags, (texts.len(), size), device)?)
+    }
 }
 
 /// The shape of a [`TextClassifier`].

@@ -4,7 +4,7 @@
 
 use super::space::{Kind, Param, Space};
 use super::study::{Direction, Study, TrialState};
-use crate::charts::{chart_bundle, plot_error, Chart};
+use crate::charts::{chart_bundle, plot_error, short_number as short, Chart};
 use crate::display::{MimeBundle, Png, Render};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
@@ -42,25 +42,6 @@ fn completed(study: &Study) -> Vec<Point> {
             })
         })
         .collect()
-}
-
-/// A value as a short axis label: 0.25, 12, 5.95, 1e-4.
-fn short(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    if v.abs() >= 1e4 || v.abs() < 1e-2 {
-        let text = format!("{v:.0e}");
-        return text.replace("e-0", "e-").replace("e0", "");
-    }
-    // Three significant digits.
-    let decimals = (2 - v.abs().log10().floor() as i32).max(0) as usize;
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
 }
 
 /// Where to label a parameter's axis: (unit coordinate, label).
