@@ -487,3 +487,123 @@ fn image_classification() {
     assert_eq!(all(6), "execute_result: true");
     assert_not_stale(name, &nb, &committed);
 }
+
+/// The cells of a polars table row that contains `key`, split on its column separators.
+fn table_row(table: &str, key: &str) -> Vec<String> {
+    table
+        .lines()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("no row {key:?} in {table}"))
+        .trim_matches(|c| c == '│' || c == ' ')
+        .split('┆')
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn text_classification() {
+    let name = "08_text_classification.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert!(all(0).contains("(8, 2)"), "{}", all(0));
+    assert!(all(2).contains("vocabulary: 60 ids"), "{}", all(2));
+    // The live training display ends as one final frame.
+    let outputs = cells[5]["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 1, "{outputs:?}");
+    assert!(text(&outputs[0]["data"]["text/html"]).contains("<svg"));
+    // The LSTM reads negation that word presence cannot: well above the bag of words.
+    let accuracies = numbers_after(&all(6), "LSTM test accuracy");
+    let (lstm, bag) = (accuracies[0], accuracies[1]);
+    assert!(lstm >= 0.93 && lstm > bag + 0.1, "{}", all(6));
+    assert!(all(6).contains("weighted avg"), "{}", all(6));
+    let probes = all(7);
+    for (plain, negated) in [
+        ("the kettle is great", "the kettle is not great"),
+        ("this lamp is flimsy", "this lamp is not flimsy"),
+        ("my new camera: useless", "my new camera: not useless"),
+    ] {
+        let lstm = |review: &str| -> f64 {
+            table_row(&probes, &format!("{review} "))[2]
+                .parse()
+                .unwrap()
+        };
+        assert!(
+            (lstm(plain) - 0.5) * (lstm(negated) - 0.5) < 0.0,
+            "the LSTM did not flip {plain:?} / {negated:?}: {probes}"
+        );
+    }
+    assert!(all(8).contains("test reviews misread"), "{}", all(8));
+    assert_not_stale(name, &nb, &committed);
+}
+
+#[test]
+fn recommendation_system() {
+    let name = "09_recommendation_system.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert!(text(&cells[0]["outputs"][1]["data"]["image/svg+xml"]).starts_with("<svg"));
+    let baseline = numbers_after(&all(1), "RMSE ")[0];
+    assert!((baseline - 1.094).abs() < 0.01, "{}", all(1));
+    // Both embedding models beat the mean rating by a wide margin.
+    let mf = numbers_after(&all(4), "matrix factorisation ")[0];
+    let towers = numbers_after(&all(4), "two towers ")[0];
+    assert!(
+        mf < 0.8 * baseline && towers < 0.85 * baseline,
+        "{}",
+        all(4)
+    );
+    // Their top-10 lists find more liked items than the most-liked items do.
+    let table = all(5);
+    let precision = |row: &str| -> f64 { table_row(&table, row)[1].parse().unwrap() };
+    assert!(
+        precision("matrix factorisation") > precision("most liked items"),
+        "{table}"
+    );
+    assert!(
+        precision("two towers") > precision("most liked items"),
+        "{table}"
+    );
+    assert!(all(6).contains("liked in held-out data") && all(6).contains("(10, 3)"));
+    assert_not_stale(name, &nb, &committed);
+}
+
+#[test]
+fn gpu_speed_and_cost() {
+    let name = "10_gpu_speed_and_cost.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert!(
+        all(0).contains("\"CPU (") || all(0).contains("CUDA"),
+        "{}",
+        all(0)
+    );
+    assert!(numbers_after(&all(1), "epochs: ")[0] >= 0.95, "{}", all(1));
+    for row in ["epochs: 10", "training time: ", "per epoch: ", "samples/s"] {
+        assert!(all(2).contains(row), "{}", all(2));
+    }
+    for row in [
+        "batch size: 1",
+        "calls timed: 200",
+        "p50 latency: ",
+        "p95 latency: ",
+    ] {
+        assert!(all(3).contains(row), "{}", all(3));
+    }
+    assert!(all(4).contains("(4, 4)"), "{}", all(4));
+    assert!(text(&cells[5]["outputs"][0]["data"]["image/svg+xml"]).starts_with("<svg"));
+    assert!(all(6).contains("parameters: 9610 vs 301066"), "{}", all(6));
+    // The guide's prices: 40 h x $0.45 + 600 GB-months x $0.026 + 50 GB x $0.12.
+    assert!(all(7).ends_with("total: $39.60"), "{}", all(7));
+    let chart = text(&cells[8]["outputs"][0]["data"]["image/svg+xml"]);
+    assert!(chart.contains("$18.00") && chart.contains("$15.60") && chart.contains("$6.00"));
+    assert!(all(9).contains("no price for GPU \"A100\""), "{}", all(9));
+    assert_eq!(table_row(&all(9), "A100 GPU")[4], "22.0");
+    assert!(all(10).contains("50 trainings of"), "{}", all(10));
+    assert_not_stale(name, &nb, &committed);
+}
