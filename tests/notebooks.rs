@@ -607,3 +607,48 @@ fn gpu_speed_and_cost() {
     assert!(all(10).contains("50 trainings of"), "{}", all(10));
     assert_not_stale(name, &nb, &committed);
 }
+
+#[test]
+fn evaluation() {
+    let name = "05_evaluation.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    assert_eq!(
+        all(0),
+        "execute_result: ([\"malignant\", \"benign\"], 426, 143)"
+    );
+    let scores = numbers_after(&all(1), "accuracy");
+    assert!(scores[0] >= 0.95, "{}", all(1));
+    assert!(
+        numbers_after(&all(1), "malignant recall")[0] >= 0.9,
+        "{}",
+        all(1)
+    );
+    assert!(all(1).contains("malignant      0.96"), "{}", all(1));
+    assert!(text(&cells[2]["outputs"][0]["data"]["image/svg+xml"]).starts_with("<svg"));
+    // A constant "benign" model: 90 of 143 right, and 0/0 precision as chosen.
+    assert!(all(3).contains("always 'benign': 0.6294"), "{}", all(3));
+    for line in ["with Zero: 0\n", "with One: 1\n", "with Nan: NaN"] {
+        assert!(all(3).contains(line), "{}", all(3));
+    }
+    assert!(numbers_after(&all(4), "ROC AUC ")[0] >= 0.98, "{}", all(4));
+    assert!(text(&cells[5]["outputs"][0]["data"]["image/svg+xml"]).starts_with("<svg"));
+    // 5-fold means: the forest beats a full tree, which beats a stump.
+    let means = |model: &str| numbers_after(&all(7), model)[0];
+    let (stump, tree, forest) = (
+        means("max_depth=1)"),
+        means("max_depth=None)"),
+        means("n_estimators=100)"),
+    );
+    assert!(
+        forest >= 0.95 && forest > tree && tree > stump,
+        "{}",
+        all(7)
+    );
+    assert!(all(8).contains("Overfitting"), "{}", all(8));
+    assert!(all(9).contains("Underfitting"), "{}", all(9));
+    assert!(all(10).contains("[45, 113, 227, 341, 455]"), "{}", all(10));
+    assert_not_stale(name, &nb, &committed);
+}

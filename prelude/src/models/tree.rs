@@ -316,7 +316,11 @@ impl Classifier for DecisionTreeClassifier {
     }
 
     fn name(&self) -> String {
-        format!("DecisionTreeClassifier(max_depth={:?})", self.max_depth)
+        // scikit-learn's spelling: max_depth=None for a fully grown tree.
+        match self.max_depth {
+            Some(depth) => format!("DecisionTreeClassifier(max_depth={depth})"),
+            None => "DecisionTreeClassifier(max_depth=None)".to_string(),
+        }
     }
 }
 
