@@ -1,12 +1,11 @@
 //! Bar charts (one value per named category) and histograms (counts of values in equal-width
 //! bins, several distributions overlaid).
 
-use super::{chart_bundle, plot_error, Chart, PALETTE};
-use crate::display::{MimeBundle, Png, Render};
+use super::{chart_bundle, plot_error, PALETTE};
+use crate::display::{MimeBundle, Render};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 
 /// Bars for named categories, each labelled with its value.
 ///
@@ -30,6 +29,10 @@ pub struct BarChart {
 }
 
 impl BarChart {
+    fn pixels(&self) -> (u32, u32) {
+        self.size
+    }
+
     pub fn new(title: &str) -> BarChart {
         BarChart {
             title: title.to_string(),
@@ -78,24 +81,6 @@ impl BarChart {
         self.labels.extend(labels.iter().map(|l| l.to_string()));
         self.values.extend_from_slice(values);
         Ok(self)
-    }
-
-    pub fn to_svg(&self) -> Result<String> {
-        super::to_svg(self)
-    }
-
-    pub fn to_png(&self) -> Result<Vec<u8>> {
-        super::to_png(self)
-    }
-
-    /// A PNG display of the chart (SVG is the default).
-    pub fn png(&self) -> Result<Png> {
-        super::png_display(self)
-    }
-
-    /// Writes the chart to a `.svg` or `.png` file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        super::save(self, path.as_ref())
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
@@ -177,17 +162,7 @@ impl BarChart {
     }
 }
 
-impl Chart for BarChart {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-}
+super::chart_outputs!(BarChart);
 
 impl Render for BarChart {
     fn mime_bundle(&self) -> MimeBundle {
@@ -224,6 +199,10 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    fn pixels(&self) -> (u32, u32) {
+        self.size
+    }
+
     /// A histogram with `bins` equal-width bins.
     pub fn new(title: &str, bins: usize) -> Histogram {
         Histogram {
@@ -305,24 +284,6 @@ impl Histogram {
         Ok(counts)
     }
 
-    pub fn to_svg(&self) -> Result<String> {
-        super::to_svg(self)
-    }
-
-    pub fn to_png(&self) -> Result<Vec<u8>> {
-        super::to_png(self)
-    }
-
-    /// A PNG display of the chart (SVG is the default).
-    pub fn png(&self) -> Result<Png> {
-        super::png_display(self)
-    }
-
-    /// Writes the chart to a `.svg` or `.png` file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        super::save(self, path.as_ref())
-    }
-
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static,
@@ -379,17 +340,7 @@ impl Histogram {
     }
 }
 
-impl Chart for Histogram {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-}
+super::chart_outputs!(Histogram);
 
 impl Render for Histogram {
     fn mime_bundle(&self) -> MimeBundle {

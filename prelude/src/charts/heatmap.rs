@@ -1,13 +1,12 @@
 //! Heatmaps with cell labels: confusion matrices (counts or row-normalised), correlations.
 
-use super::{chart_bundle, plot_error, Chart};
-use crate::display::{MimeBundle, Png, Render};
+use super::{chart_bundle, plot_error};
+use crate::display::{MimeBundle, Render};
 use crate::metrics::ConfusionMatrix;
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::path::Path;
 
 /// A grid of values coloured from white (low) to dark blue (high), each cell labelled with
 /// its value when the cells are big enough to read (so 20+ classes stay legible as colour).
@@ -32,6 +31,36 @@ pub struct Heatmap {
 }
 
 impl Heatmap {
+    fn pixels(&self) -> (u32, u32) {
+        self.size.unwrap_or_else(|| {
+            let rows = self.values.len() as u32;
+            let cols = self.values.first().map_or(0, Vec::len) as u32;
+            // Cells wide enough for the column names while there are few of them.
+            let longest = self
+                .col_labels
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(1) as u32;
+            let cell = if rows.max(cols) > 20 {
+                22
+            } else {
+                (longest * 7 + 12).clamp(48, 96)
+            };
+            let label_area = self
+                .row_labels
+                .iter()
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(1) as u32
+                * 7;
+            (
+                (cols * cell + label_area + 80).clamp(320, 1400),
+                (rows * 48.min(cell) + 110).clamp(240, 1400),
+            )
+        })
+    }
+
     /// A heatmap of `values[row][column]`; rows are drawn top to bottom.
     pub fn new(title: &str, values: Vec<Vec<f64>>) -> Heatmap {
         let rows = values.len();
@@ -77,24 +106,6 @@ impl Heatmap {
         self
     }
 
-    pub fn to_svg(&self) -> Result<String> {
-        super::to_svg(self)
-    }
-
-    pub fn to_png(&self) -> Result<Vec<u8>> {
-        super::to_png(self)
-    }
-
-    /// A PNG display of the chart (SVG is the default).
-    pub fn png(&self) -> Result<Png> {
-        super::png_display(self)
-    }
-
-    /// Writes the chart to a `.svg` or `.png` file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        super::save(self, path.as_ref())
-    }
-
     fn check(&self) -> Result<(usize, usize)> {
         let rows = self.values.len();
         let cols = self.values.first().map_or(0, Vec::len);
@@ -138,7 +149,7 @@ impl Heatmap {
             .map(|l| l.chars().count())
             .max()
             .unwrap_or(1);
-        let (width, height) = self.size();
+        let (width, height) = self.pixels();
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -226,43 +237,7 @@ fn blues(t: f64) -> RGBColor {
     RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
 }
 
-impl Chart for Heatmap {
-    fn size(&self) -> (u32, u32) {
-        self.size.unwrap_or_else(|| {
-            let rows = self.values.len() as u32;
-            let cols = self.values.first().map_or(0, Vec::len) as u32;
-            // Cells wide enough for the column names while there are few of them.
-            let longest = self
-                .col_labels
-                .iter()
-                .map(|l| l.chars().count())
-                .max()
-                .unwrap_or(1) as u32;
-            let cell = if rows.max(cols) > 20 {
-                22
-            } else {
-                (longest * 7 + 12).clamp(48, 96)
-            };
-            let label_area = self
-                .row_labels
-                .iter()
-                .map(|l| l.chars().count())
-                .max()
-                .unwrap_or(1) as u32
-                * 7;
-            (
-                (cols * cell + label_area + 80).clamp(320, 1400),
-                (rows * 48.min(cell) + 110).clamp(240, 1400),
-            )
-        })
-    }
-    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-}
+super::chart_outputs!(Heatmap);
 
 impl Render for Heatmap {
     fn mime_bundle(&self) -> MimeBundle {

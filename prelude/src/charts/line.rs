@@ -1,11 +1,10 @@
 //! Line charts with several series and a legend: training curves, learning curves, ROC.
 
-use super::{chart_bundle, plot_error, Chart, PALETTE};
-use crate::display::{MimeBundle, Png, Render};
+use super::{chart_bundle, plot_error, PALETTE};
+use crate::display::{MimeBundle, Render};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 
 #[derive(Clone, Debug)]
 struct Series {
@@ -36,6 +35,10 @@ pub struct LineChart {
 }
 
 impl LineChart {
+    fn pixels(&self) -> (u32, u32) {
+        self.size
+    }
+
     pub fn new(title: &str) -> LineChart {
         LineChart {
             title: title.to_string(),
@@ -79,26 +82,6 @@ impl LineChart {
             points,
         });
         self
-    }
-
-    /// The chart as an SVG document.
-    pub fn to_svg(&self) -> Result<String> {
-        super::to_svg(self)
-    }
-
-    /// The chart as PNG bytes.
-    pub fn to_png(&self) -> Result<Vec<u8>> {
-        super::to_png(self)
-    }
-
-    /// A PNG display of the chart (SVG is the default).
-    pub fn png(&self) -> Result<Png> {
-        super::png_display(self)
-    }
-
-    /// Writes the chart to a `.svg` or `.png` file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        super::save(self, path.as_ref())
     }
 
     fn finite_points(&self) -> impl Iterator<Item = &(f64, f64)> {
@@ -187,17 +170,7 @@ impl LineChart {
     }
 }
 
-impl Chart for LineChart {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-}
+super::chart_outputs!(LineChart);
 
 impl Render for LineChart {
     fn mime_bundle(&self) -> MimeBundle {

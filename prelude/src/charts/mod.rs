@@ -4,6 +4,60 @@
 //! look the same on machines without fonts. Charts have an opaque white background, which
 //! keeps them readable in JupyterLab's dark theme too.
 
+/// The output methods every chart shares (SVG, PNG, a PNG display, saving to a file) and its
+/// [`Chart`] impl, for a type with `fn pixels(&self) -> (u32, u32)` and a `draw` method generic
+/// over the plotters backend.
+macro_rules! chart_outputs {
+    ($chart:ty) => {
+        impl $chart {
+            /// The chart as an SVG document.
+            pub fn to_svg(&self) -> anyhow::Result<String> {
+                $crate::charts::to_svg(self)
+            }
+
+            /// The chart as PNG bytes.
+            pub fn to_png(&self) -> anyhow::Result<Vec<u8>> {
+                $crate::charts::to_png(self)
+            }
+
+            /// A PNG display of the chart (SVG is the default).
+            pub fn png(&self) -> anyhow::Result<$crate::display::Png> {
+                $crate::charts::png_display(self)
+            }
+
+            /// Writes the chart to a `.svg` or `.png` file.
+            pub fn save(&self, path: impl AsRef<std::path::Path>) -> anyhow::Result<()> {
+                $crate::charts::save(self, path.as_ref())
+            }
+        }
+
+        impl $crate::charts::Chart for $chart {
+            fn size(&self) -> (u32, u32) {
+                self.pixels()
+            }
+            fn draw_svg(
+                &self,
+                area: &plotters::prelude::DrawingArea<
+                    plotters::prelude::SVGBackend<'_>,
+                    plotters::coord::Shift,
+                >,
+            ) -> anyhow::Result<()> {
+                self.draw(area)
+            }
+            fn draw_bitmap(
+                &self,
+                area: &plotters::prelude::DrawingArea<
+                    plotters::prelude::BitMapBackend<'_>,
+                    plotters::coord::Shift,
+                >,
+            ) -> anyhow::Result<()> {
+                self.draw(area)
+            }
+        }
+    };
+}
+pub(crate) use chart_outputs;
+
 mod bar;
 mod heatmap;
 mod line;

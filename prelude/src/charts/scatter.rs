@@ -1,11 +1,10 @@
 //! Scatter plots, one colour per group (class or cluster), with a legend.
 
-use super::{chart_bundle, plot_error, Chart, PALETTE};
-use crate::display::{MimeBundle, Png, Render};
+use super::{chart_bundle, plot_error, PALETTE};
+use crate::display::{MimeBundle, Render};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 
 /// A scatter plot of named groups of points.
 ///
@@ -28,6 +27,10 @@ pub struct ScatterChart {
 }
 
 impl ScatterChart {
+    fn pixels(&self) -> (u32, u32) {
+        self.size
+    }
+
     pub fn new(title: &str) -> ScatterChart {
         ScatterChart {
             title: title.to_string(),
@@ -107,24 +110,6 @@ impl ScatterChart {
         Ok(self)
     }
 
-    pub fn to_svg(&self) -> Result<String> {
-        super::to_svg(self)
-    }
-
-    pub fn to_png(&self) -> Result<Vec<u8>> {
-        super::to_png(self)
-    }
-
-    /// A PNG display of the chart (SVG is the default).
-    pub fn png(&self) -> Result<Png> {
-        super::png_display(self)
-    }
-
-    /// Writes the chart to a `.svg` or `.png` file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        super::save(self, path.as_ref())
-    }
-
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static,
@@ -194,17 +179,7 @@ impl ScatterChart {
     }
 }
 
-impl Chart for ScatterChart {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-    fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-        self.draw(area)
-    }
-}
+super::chart_outputs!(ScatterChart);
 
 impl Render for ScatterChart {
     fn mime_bundle(&self) -> MimeBundle {

@@ -4,14 +4,13 @@
 
 use super::space::{Kind, Param, Space};
 use super::study::{Direction, Study, TrialState};
-use crate::charts::{chart_bundle, plot_error, short_number as short, Chart};
-use crate::display::{MimeBundle, Png, Render};
+use crate::charts::{chart_bundle, plot_error, short_number as short};
+use crate::display::{MimeBundle, Render};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::path::Path;
 
 /// One completed trial as the charts see it.
 #[derive(Clone, Debug)]
@@ -194,7 +193,7 @@ impl Study {
     }
 }
 
-/// The builder and output methods both study charts share.
+/// The builder methods and display both study charts share.
 macro_rules! study_chart_methods {
     ($chart:ty) => {
         impl $chart {
@@ -208,24 +207,6 @@ macro_rules! study_chart_methods {
             pub fn objective(mut self, name: &str) -> Self {
                 self.objective = name.to_string();
                 self
-            }
-
-            pub fn to_svg(&self) -> Result<String> {
-                crate::charts::to_svg(self)
-            }
-
-            pub fn to_png(&self) -> Result<Vec<u8>> {
-                crate::charts::to_png(self)
-            }
-
-            /// A PNG display of the chart (SVG is the default).
-            pub fn png(&self) -> Result<Png> {
-                crate::charts::png_display(self)
-            }
-
-            /// Writes the chart to a `.svg` or `.png` file.
-            pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-                crate::charts::save(self, path.as_ref())
             }
 
             fn check(&self) -> Result<()> {
@@ -258,23 +239,13 @@ macro_rules! study_chart_methods {
                 )
             }
         }
-
-        impl Chart for $chart {
-            fn size(&self) -> (u32, u32) {
-                self.pixels()
-            }
-            fn draw_svg(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
-                self.draw(area)
-            }
-            fn draw_bitmap(&self, area: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()> {
-                self.draw(area)
-            }
-        }
     };
 }
 
 study_chart_methods!(ParamChart);
 study_chart_methods!(ParallelCoordinates);
+crate::charts::chart_outputs!(ParamChart);
+crate::charts::chart_outputs!(ParallelCoordinates);
 
 const PANEL: (u32, u32) = (300, 250);
 
