@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use trainbook_tests::{of_type, result_text, stream_text, Channel, Kernel};
+use trainbook_tests::{of_type, result_text, stream_text, Channel, Client, Kernel};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -414,6 +414,33 @@ async fn interrupts_stop_polling_loops_and_keep_variables() {
     assert_eq!(result_text(&iopub).as_deref(), Some("42"));
 }
 
+/// Waits for cell `id`'s first display, lets it run `wait` longer, interrupts it, checks that
+/// the cell still ends with status ok, and returns every iopub message of the cell.
+async fn interrupt_after_first_display(
+    c: &mut Client,
+    id: &str,
+    wait: Duration,
+) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    loop {
+        let m = c.next_iopub(T).await.unwrap();
+        let first_frame =
+            m["header"]["msg_type"] == "display_data" && m["parent_header"]["msg_id"] == id;
+        seen.push(m);
+        if first_frame {
+            break;
+        }
+    }
+    tokio::time::sleep(wait).await;
+    c.request(Channel::Control, "interrupt_request", json!({}))
+        .await
+        .unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    seen.extend(c.iopub_until_idle(id, T).await.unwrap());
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn fit_redraws_one_display_and_an_interrupt_returns_the_model_trained_so_far() {
     let kernel = Kernel::start().unwrap();
@@ -433,23 +460,7 @@ let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu))?
         .submit("let fit = Trainer::new().epochs(100_000).fit(&model, &train, None)?;")
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    loop {
-        let m = c.next_iopub(T).await.unwrap();
-        let first_frame =
-            m["header"]["msg_type"] == "display_data" && m["parent_header"]["msg_id"] == id;
-        seen.push(m);
-        if first_frame {
-            break;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    c.request(Channel::Control, "interrupt_request", json!({}))
-        .await
-        .unwrap();
-    let reply = c.recv(Channel::Shell, T).await.unwrap();
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
-    seen.extend(c.iopub_until_idle(&id, T).await.unwrap());
+    let seen = interrupt_after_first_display(&mut c, &id, Duration::from_millis(1500)).await;
 
     // One display, redrawn in place; its last frame says how the run ended.
     assert_eq!(of_type(&seen, "display_data").len(), 1);
@@ -497,23 +508,7 @@ endless.optimize_parallel(&|t| {
         )
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    loop {
-        let m = c.next_iopub(T).await.unwrap();
-        let first_frame =
-            m["header"]["msg_type"] == "display_data" && m["parent_header"]["msg_id"] == id;
-        seen.push(m);
-        if first_frame {
-            break;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    c.request(Channel::Control, "interrupt_request", json!({}))
-        .await
-        .unwrap();
-    let reply = c.recv(Channel::Shell, T).await.unwrap();
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
-    seen.extend(c.iopub_until_idle(&id, T).await.unwrap());
+    let seen = interrupt_after_first_display(&mut c, &id, Duration::from_millis(500)).await;
     assert_eq!(of_type(&seen, "display_data").len(), 1);
     let last = of_type(&seen, "update_display_data").last().unwrap()["content"]["data"]
         ["text/html"]

@@ -266,22 +266,7 @@ impl Histogram {
                 self.series.len()
             );
         };
-        let edges = self.edges()?;
-        let (lo, hi) = (edges[0], edges[self.bins]);
-        let mut counts = vec![0; self.bins];
-        for &v in values {
-            let mut bin = (((v - lo) / (hi - lo)) * self.bins as f64) as usize;
-            bin = bin.min(self.bins - 1);
-            // Rounding can put a value on the wrong side of an edge: check against it.
-            while bin > 0 && v < edges[bin] {
-                bin -= 1;
-            }
-            while bin + 1 < self.bins && v >= edges[bin + 1] {
-                bin += 1;
-            }
-            counts[bin] += 1;
-        }
-        Ok(counts)
+        Ok(bin_counts(values, &self.edges()?))
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
@@ -289,9 +274,11 @@ impl Histogram {
         DB::ErrorType: 'static,
     {
         let edges = self.edges()?;
-        let counts: Vec<Vec<usize>> = (0..self.series.len())
-            .map(|i| self.counts(i))
-            .collect::<Result<_>>()?;
+        let counts: Vec<Vec<usize>> = self
+            .series
+            .iter()
+            .map(|(_, values)| bin_counts(values, &edges))
+            .collect();
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, ("sans-serif", 18))
@@ -327,14 +314,7 @@ impl Histogram {
                 });
         }
         if self.series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(("sans-serif", 12))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(plot_error)?;
+            super::draw_legend(&mut chart)?;
         }
         Ok(())
     }
@@ -355,4 +335,23 @@ impl Render for Histogram {
             ),
         )
     }
+}
+
+/// How many `values` fall in each bin between consecutive `edges` (the last bin closed).
+fn bin_counts(values: &[f64], edges: &[f64]) -> Vec<usize> {
+    let bins = edges.len() - 1;
+    let (lo, hi) = (edges[0], edges[bins]);
+    let mut counts = vec![0; bins];
+    for &v in values {
+        let mut bin = ((((v - lo) / (hi - lo)) * bins as f64) as usize).min(bins - 1);
+        // Rounding can put a value on the wrong side of an edge: check against it.
+        while bin > 0 && v < edges[bin] {
+            bin -= 1;
+        }
+        while bin + 1 < bins && v >= edges[bin + 1] {
+            bin += 1;
+        }
+        counts[bin] += 1;
+    }
+    counts
 }

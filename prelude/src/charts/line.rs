@@ -157,14 +157,7 @@ impl LineChart {
                 });
         }
         if self.series.len() > 1 || self.series.iter().any(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font(("sans-serif", 12))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(plot_error)?;
+            super::draw_legend(&mut chart)?;
         }
         Ok(())
     }

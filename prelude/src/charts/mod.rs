@@ -209,6 +209,23 @@ pub fn save(chart: &dyn Chart, path: &Path) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The legend every chart with named series draws: upper right, on a translucent white box.
+pub(crate) fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font(("sans-serif", 12))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(plot_error)
+}
+
 /// The bundle every chart shows: SVG, with a text fallback.
 pub(crate) fn chart_bundle(chart: &dyn Chart, description: String) -> MimeBundle {
     match to_svg(chart) {

@@ -167,14 +167,7 @@ impl ScatterChart {
                 .label(name.clone())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .label_font(("sans-serif", 12))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_error)?;
+        super::draw_legend(&mut chart)?;
         Ok(())
     }
 }

@@ -408,6 +408,7 @@ impl Study {
     ) -> Result<()> {
         self.space.validate()?;
         let jobs = self.jobs.max(1);
+        let (pruner, direction) = (self.pruner, self.direction);
         let budget = Budget::new(self);
         let board = std::sync::Mutex::new(Board {
             next: budget.first,
@@ -444,10 +445,6 @@ impl Study {
                                 break;
                             }
                         }
-                    };
-                    let (pruner, direction) = {
-                        let board = lock();
-                        (board.study.pruner, board.study.direction)
                     };
                     let trial = Trial {
                         number,
