@@ -231,7 +231,11 @@ impl Study {
     /// once, each on its own thread (1 by default). Grid and random studies propose the same
     /// trials whatever the number; a Bayesian study treats running trials as if they had
     /// scored as well as the best so far ("constant liar"), so parallel proposals spread out,
-    /// and its proposals then depend on which trials finish first.
+    /// and its proposals then depend on which trials finish first. Parallel Bayesian search
+    /// pays off when a trial takes much longer than a proposal (a few milliseconds): with
+    /// objectives that return at once, the workers propose against too few results and the
+    /// search does worse than one job (Branin, 40 trials, 3 jobs: best up to 1.09 instead of
+    /// about 0.45).
     ///
     /// ```
     /// let study = trainbook::prelude::Study::minimize(trainbook::prelude::Space::new()).jobs(0);
