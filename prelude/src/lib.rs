@@ -26,7 +26,9 @@ pub mod vision;
 
 /// Everything a notebook cell has in scope.
 pub mod prelude {
-    pub use crate::charts::{BarChart, Chart, Heatmap, Histogram, LineChart, ScatterChart};
+    pub use crate::charts::{
+        BarChart, Chart, Dendrogram, Heatmap, Histogram, LineChart, ScatterChart,
+    };
     pub use crate::cost::{
         device_name, CostEstimate, CostLine, Latency, Prices, TrainingTime, Usage,
     };
@@ -38,8 +40,10 @@ pub mod prelude {
     pub use crate::evaluation::*;
     pub use crate::metrics::*;
     pub use crate::models::{
-        Classifier, Clusterer, Dbscan, DecisionTreeClassifier, KMeans, Matrix, MaxFeatures,
-        RandomForestClassifier,
+        AgglomerativeClustering, Classifier, Clusterer, Dbscan, DecisionTreeClassifier,
+        DecisionTreeRegressor, Gamma, KMeans, Kernel, LinearRegression, Linkage,
+        LogisticRegression, Matrix, MaxFeatures, Merge, RandomForestClassifier,
+        RandomForestRegressor, Regressor, Standardized, Svc,
     };
     pub use crate::nn::{
         default_device, items_by_user, popular_items, ratings_to_tensors, Activation, Cnn,

@@ -235,3 +235,324 @@ fn learning_curves_and_diagnosis_tell_over_from_underfitting() {
         .to_string();
     assert!(err.contains("(0, 1]"), "{err}");
 }
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn rows(v: &Value) -> Vec<Vec<f64>> {
+    v.as_array().unwrap().iter().map(floats).collect()
+}
+
+fn assert_close(ours: &[f64], theirs: &[f64], tol: f64, what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert!(
+            (a - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}[{i}]: ours {a}, scikit-learn {b}"
+        );
+    }
+}
+
+/// Standardised with population statistics over all rows (StandardScaler().fit_transform).
+fn standardized(x: &Matrix) -> Matrix {
+    let (n, d) = (x.rows(), x.cols());
+    let mut data = x.as_slice().to_vec();
+    for j in 0..d {
+        let m = (0..n).map(|i| x.row(i)[j]).sum::<f64>() / n as f64;
+        let s = ((0..n).map(|i| (x.row(i)[j] - m).powi(2)).sum::<f64>() / n as f64).sqrt();
+        for i in 0..n {
+            data[i * d + j] = (x.row(i)[j] - m) / s;
+        }
+    }
+    Matrix::new(n, d, data).unwrap()
+}
+
+#[test]
+fn logistic_regression_matches_sklearn_converged_coefficients() {
+    let fx = &fixtures()["logistic"];
+    let cancer = load_breast_cancer();
+    let (x, y) = (
+        Matrix::features(&cancer).unwrap(),
+        cancer.y_classes().unwrap(),
+    );
+    let scaled = standardized(&x);
+    let mut binary = LogisticRegression::new();
+    binary.fit(&scaled, &y).unwrap();
+    assert!(binary.converged(), "{} iterations", binary.iterations());
+    let coef = binary.coefficients().unwrap();
+    assert_close(
+        coef.as_slice(),
+        &rows(&fx["binary_scaled_coef"]).concat(),
+        1e-5,
+        "binary coef",
+    );
+    assert_close(
+        binary.intercepts(),
+        &floats(&fx["binary_scaled_intercept"]),
+        1e-5,
+        "binary intercept",
+    );
+    let proba = binary
+        .predict_proba(&scaled.select_rows(&[0, 1, 2, 3, 4]).unwrap())
+        .unwrap();
+    assert_close(
+        proba.as_slice(),
+        &rows(&fx["binary_scaled_proba_first5"]).concat(),
+        1e-6,
+        "binary proba",
+    );
+
+    let iris = load_iris();
+    let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
+    let mut multinomial = LogisticRegression::new().c(0.5);
+    multinomial.fit(&x, &y).unwrap();
+    assert!(multinomial.converged());
+    assert_close(
+        multinomial.coefficients().unwrap().as_slice(),
+        &rows(&fx["iris_c0.5_coef"]).concat(),
+        1e-5,
+        "multinomial coef",
+    );
+    assert_close(
+        multinomial.intercepts(),
+        &floats(&fx["iris_c0.5_intercept"]),
+        1e-5,
+        "multinomial intercept",
+    );
+    let proba = multinomial
+        .predict_proba(&x.select_rows(&[0, 1, 2, 3, 4]).unwrap())
+        .unwrap();
+    assert_close(
+        proba.as_slice(),
+        &rows(&fx["iris_c0.5_proba_first5"]).concat(),
+        1e-6,
+        "multinomial proba",
+    );
+}
+
+#[test]
+fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
+    let fx = &fixtures()["logistic"];
+    let cancer = load_breast_cancer();
+    let (x, y) = (
+        Matrix::features(&cancer).unwrap(),
+        cancer.y_classes().unwrap(),
+    );
+    // Raw features: badly scaled, Newton still converges to scikit-learn's converged answer.
+    let raw = cross_val_score(&LogisticRegression::new(), &x, &y, 5).unwrap();
+    assert_close(
+        &raw,
+        &floats(&fx["breast_cancer_raw_cv5"]),
+        1e-9,
+        "raw folds",
+    );
+    // The goal: 5-fold accuracy >= 0.95, standardised inside each fold.
+    let scaled = cross_val_score(&Standardized::new(LogisticRegression::new()), &x, &y, 5).unwrap();
+    assert_close(
+        &scaled,
+        &floats(&fx["breast_cancer_scaled_cv5"]),
+        1e-9,
+        "scaled folds",
+    );
+    assert!(mean(&scaled) >= 0.95, "{scaled:?}");
+    // Errors.
+    let err = LogisticRegression::new()
+        .c(0.0)
+        .fit(&x, &y)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("C > 0"), "{err}");
+    let err = LogisticRegression::new()
+        .fit(&x, &vec![0; x.rows()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least two classes"), "{err}");
+    let err = LogisticRegression::new()
+        .predict(&x)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not fitted"), "{err}");
+}
+
+#[test]
+fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
+    let fx = &fixtures()["linear_regression"];
+    let diabetes = load_diabetes();
+    let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values());
+    let mut ols = LinearRegression::new();
+    ols.fit(&x, &y).unwrap();
+    assert_close(
+        ols.coefficients(),
+        &floats(&fx["ols_coef"]),
+        1e-8,
+        "ols coef",
+    );
+    assert!((ols.intercept() - fx["ols_intercept"].as_f64().unwrap()).abs() < 1e-8);
+    let mut ridge = LinearRegression::ridge(1.0);
+    ridge.fit(&x, &y).unwrap();
+    assert_close(
+        ridge.coefficients(),
+        &floats(&fx["ridge1_coef"]),
+        1e-8,
+        "ridge coef",
+    );
+    let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5).unwrap();
+    assert_close(&scores, &floats(&fx["ols_cv5"]), 1e-9, "ols folds");
+
+    // Trees break ties between equal splits at random, so compare means over seeds.
+    let tree = |depth: Option<usize>, seed| {
+        let model = DecisionTreeRegressor::new().seed(seed);
+        let model = match depth {
+            Some(d) => model.max_depth(d),
+            None => model,
+        };
+        mean(&cross_val_score_regressor(&model, &x, &y, 5).unwrap())
+    };
+    let full: Vec<f64> = (0..20).map(|s| tree(None, s)).collect();
+    let shallow: Vec<f64> = (0..5).map(|s| tree(Some(3), s)).collect();
+    assert!(
+        (mean(&shallow) - mean(&floats(&fx["tree_depth3_cv5"]))).abs() < 0.01,
+        "{shallow:?}"
+    );
+    // Over 20 seeds each (a fully grown tree's score varies by 0.025 between seeds).
+    let theirs = mean(&floats(&fx["tree_cv5"]));
+    assert!(
+        (mean(&full) - theirs).abs() < 0.03,
+        "{} vs {theirs}",
+        mean(&full)
+    );
+    let forest =
+        mean(&cross_val_score_regressor(&RandomForestRegressor::new(100), &x, &y, 5).unwrap());
+    assert!(
+        forest >= mean(&floats(&fx["forest_cv5"])) - 0.01,
+        "{forest}"
+    );
+    // A full tree reproduces its training targets.
+    let mut full_tree = DecisionTreeRegressor::new();
+    full_tree.fit(&x, &y).unwrap();
+    assert!((full_tree.score(&x, &y).unwrap() - 1.0).abs() < 1e-12);
+    let err = full_tree.fit(&x, &[f64::NAN; 442]).unwrap_err().to_string();
+    assert!(err.contains("non-finite target"), "{err}");
+    // A repeated column: least squares still has a best fit (scikit-learn's lstsq finds it).
+    let twice = Matrix::from_rows(&[vec![1.0, 1.0], vec![2.0, 2.0], vec![3.0, 3.0]]).unwrap();
+    let once = Matrix::from_rows(&[vec![1.0], vec![2.0], vec![3.0]]).unwrap();
+    let targets = [1.0, 2.0, 3.5];
+    let (mut a, mut b) = (LinearRegression::new(), LinearRegression::new());
+    a.fit(&twice, &targets).unwrap();
+    b.fit(&once, &targets).unwrap();
+    assert!((a.score(&twice, &targets).unwrap() - b.score(&once, &targets).unwrap()).abs() < 1e-6);
+}
+
+#[test]
+fn svc_matches_libsvm_decisions_and_accuracy() {
+    let fx = &fixtures()["svm"];
+    let cancer = load_breast_cancer();
+    let (x, y) = (
+        Matrix::features(&cancer).unwrap(),
+        cancer.y_classes().unwrap(),
+    );
+    let scaled = standardized(&x);
+    let mut svm = Svc::rbf();
+    svm.fit(&scaled, &y).unwrap();
+    let theirs = floats(&fx["breast_cancer_scaled_decision"]);
+    let ours = svm.decision_function(&scaled).unwrap();
+    // libsvm stops at a KKT tolerance of 1e-3: decisions agree to about that.
+    assert_close(ours.as_slice(), &theirs, 5e-3, "rbf decision");
+    let n_support = fx["breast_cancer_scaled_n_support"].as_u64().unwrap() as i64;
+    assert!((svm.support_vector_count() as i64 - n_support).abs() <= 2);
+
+    let iris = load_iris();
+    let (xi, yi) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
+    let mut linear = Svc::linear();
+    linear.fit(&xi, &yi).unwrap();
+    assert_close(
+        linear.decision_function(&xi).unwrap().as_slice(),
+        &rows(&fx["iris_linear_decision_ovo"]).concat(),
+        5e-3,
+        "linear ovo decision",
+    );
+
+    let digits = load_digits();
+    let (xd, yd) = (
+        Matrix::features(&digits).unwrap(),
+        digits.y_classes().unwrap(),
+    );
+    for (name, model, x, y) in [
+        (
+            "breast_cancer_rbf_raw_cv5",
+            Box::new(Svc::rbf()) as Box<dyn Classifier>,
+            &x,
+            &y,
+        ),
+        (
+            "breast_cancer_rbf_scaled_cv5",
+            Box::new(Standardized::new(Svc::rbf())),
+            &x,
+            &y,
+        ),
+        ("digits_rbf_cv5", Box::new(Svc::rbf()), &xd, &yd),
+        ("iris_linear_cv5", Box::new(Svc::linear()), &xi, &yi),
+    ] {
+        let scores = cross_val_score(model.as_ref(), x, y, 5).unwrap();
+        assert_close(&scores, &floats(&fx[name]), 0.011, name);
+    }
+    // Probabilities need probability(true), and say so.
+    let err = svm.predict_proba(&scaled).unwrap_err().to_string();
+    assert!(err.contains("probability(true)"), "{err}");
+    let mut with_proba = Svc::rbf().probability(true);
+    with_proba.fit(&scaled, &y).unwrap();
+    let proba = with_proba.predict_proba(&scaled).unwrap();
+    let agree = (0..y.len())
+        .filter(|&i| (proba.row(i)[1] > 0.5) == (y[i] == 1))
+        .count();
+    assert!(agree as f64 / y.len() as f64 > 0.97, "{agree}");
+    let err = Svc::rbf()
+        .gamma(-1.0)
+        .fit(&scaled, &y)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("gamma > 0"), "{err}");
+}
+
+#[test]
+fn agglomerative_clustering_matches_scipy_heights_and_sklearn_labels() {
+    let fx = &fixtures()["hierarchical"];
+    let iris = load_iris();
+    let x = Matrix::features(&iris).unwrap();
+    for (name, linkage) in [
+        ("ward", Linkage::Ward),
+        ("complete", Linkage::Complete),
+        ("average", Linkage::Average),
+        ("single", Linkage::Single),
+    ] {
+        let mut model = AgglomerativeClustering::new(3).linkage(linkage);
+        let labels = model.fit_predict(&x).unwrap();
+        let heights: Vec<f64> = model.merges().iter().map(|m| m.distance).collect();
+        assert_close(&heights, &floats(&fx["heights"][name]), 1e-9, name);
+        let theirs: Vec<i64> = floats(&fx["labels"][name])
+            .iter()
+            .map(|&v| v as i64)
+            .collect();
+        assert_eq!(
+            adjusted_rand_score(&theirs, &labels).unwrap(),
+            1.0,
+            "{name} labels"
+        );
+        let last = model.merges().last().unwrap();
+        assert_eq!(last.size, 150);
+    }
+    let digits = load_digits();
+    let xd = Matrix::features(&digits).unwrap();
+    let labels = AgglomerativeClustering::new(10).fit_predict(&xd).unwrap();
+    let theirs: Vec<i64> = floats(&fx["digits_ward_labels"])
+        .iter()
+        .map(|&v| v as i64)
+        .collect();
+    assert_eq!(adjusted_rand_score(&theirs, &labels).unwrap(), 1.0);
+    let err = AgglomerativeClustering::new(0)
+        .fit(&x)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("n_clusters must be 1 to 150"), "{err}");
+}

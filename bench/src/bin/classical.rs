@@ -54,9 +54,59 @@ fn main() -> Result<()> {
     let my: Vec<i64> = moons.column("target")?.i64()?.into_no_null_iter().collect();
     let (dbscan_s, dlabels) = best_of(runs, || Dbscan::new(0.2, 5).fit_predict(&mx))?;
     let dbscan_ari = adjusted_rand_score(&my, &dlabels)?;
+    let cancer = load_breast_cancer();
+    let (xc, yc) = (Matrix::features(&cancer)?, cancer.y_classes()?);
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let (logistic_s, logistic_acc) = best_of(runs, || {
+        Ok(mean(cross_val_score(
+            &Standardized::new(LogisticRegression::new()),
+            &xc,
+            &yc,
+            5,
+        )?))
+    })?;
+    let (logistic_raw_s, logistic_raw_acc) = best_of(runs.min(3), || {
+        Ok(mean(cross_val_score(
+            &LogisticRegression::new(),
+            &xc,
+            &yc,
+            5,
+        )?))
+    })?;
+    let (svc_cancer_s, svc_cancer_acc) = best_of(runs, || {
+        Ok(mean(cross_val_score(
+            &Standardized::new(Svc::rbf()),
+            &xc,
+            &yc,
+            5,
+        )?))
+    })?;
+    let (svc_digits_s, svc_digits_acc) = best_of(runs.min(3), || {
+        Ok(mean(cross_val_score(&Svc::rbf(), &x, &y_classes, 5)?))
+    })?;
+    let (ward_s, ward_labels) = best_of(runs.min(3), || {
+        AgglomerativeClustering::new(10).fit_predict(&x)
+    })?;
+    let ward_ari = adjusted_rand_score(&y, &ward_labels)?;
+    let diabetes = load_diabetes();
+    let (xd, yd) = (Matrix::features(&diabetes)?, diabetes.y_values());
+    let (forest_reg_s, forest_reg_r2) = best_of(runs.min(3), || {
+        Ok(mean(cross_val_score_regressor(
+            &RandomForestRegressor::new(100),
+            &xd,
+            &yd,
+            5,
+        )?))
+    })?;
     println!(
         "{}",
         serde_json::json!({
+            "logistic_s": logistic_s, "logistic_accuracy": logistic_acc,
+            "logistic_raw_s": logistic_raw_s, "logistic_raw_accuracy": logistic_raw_acc,
+            "svc_cancer_s": svc_cancer_s, "svc_cancer_accuracy": svc_cancer_acc,
+            "svc_digits_s": svc_digits_s, "svc_digits_accuracy": svc_digits_acc,
+            "ward_s": ward_s, "ward_ari": ward_ari,
+            "forest_regressor_s": forest_reg_s, "forest_regressor_r2": forest_reg_r2,
             "kmeans_s": kmeans_s, "kmeans_ari": kmeans_ari,
             "kmeans_ari_mean_10_seeds": kmeans_ari_seeds.iter().sum::<f64>() / 10.0,
             "dbscan_s": dbscan_s, "dbscan_ari": dbscan_ari,

@@ -59,11 +59,13 @@ macro_rules! chart_outputs {
 pub(crate) use chart_outputs;
 
 mod bar;
+mod dendrogram;
 mod heatmap;
 mod line;
 mod scatter;
 
 pub use bar::{BarChart, Histogram};
+pub use dendrogram::Dendrogram;
 pub use heatmap::Heatmap;
 pub use line::LineChart;
 pub use scatter::ScatterChart;

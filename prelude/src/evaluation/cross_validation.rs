@@ -1,9 +1,9 @@
 //! Cross-validation: a fresh copy of the model fitted on each fold's training rows, scored on
 //! its test rows, with fit and score times.
 
-use crate::data::StratifiedKFold;
+use crate::data::{KFold, StratifiedKFold};
 use crate::display::{html_escape, MimeBundle, Render};
-use crate::models::{Classifier, Matrix};
+use crate::models::{Classifier, Matrix, Regressor};
 use anyhow::{Context, Result};
 use std::time::Instant;
 
@@ -11,6 +11,8 @@ use std::time::Instant;
 #[derive(Clone, Debug)]
 pub struct CvResult {
     pub model: String,
+    /// What the scores are: "accuracy" for classifiers, "R²" for regressors.
+    pub metric: String,
     pub test_scores: Vec<f64>,
     pub train_scores: Vec<f64>,
     /// Seconds to fit each fold's model.
@@ -51,8 +53,9 @@ impl CvResult {
 impl Render for CvResult {
     fn mime_bundle(&self) -> MimeBundle {
         let mut text = format!(
-            "{}: accuracy {:.4} ± {:.4}\nfold\ttest\ttrain\tfit s\tscore s\n",
+            "{}: {} {:.4} ± {:.4}\nfold\ttest\ttrain\tfit s\tscore s\n",
             self.model,
+            self.metric,
             self.mean(),
             self.std()
         );
@@ -84,6 +87,33 @@ impl Render for CvResult {
     }
 }
 
+/// Runs `fit_and_score(train, test)` -> (test score, train score, fit seconds, score seconds)
+/// on every fold.
+fn run_folds(
+    model: String,
+    metric: &str,
+    folds: &[(Vec<usize>, Vec<usize>)],
+    mut fit_and_score: impl FnMut(&[usize], &[usize]) -> Result<(f64, f64, f64, f64)>,
+) -> Result<CvResult> {
+    let mut result = CvResult {
+        model,
+        metric: metric.to_string(),
+        test_scores: vec![],
+        train_scores: vec![],
+        fit_times: vec![],
+        score_times: vec![],
+    };
+    for (i, (train, test)) in folds.iter().enumerate() {
+        let (test_score, train_score, fit_time, score_time) =
+            fit_and_score(train, test).with_context(|| format!("fold {i}"))?;
+        result.test_scores.push(test_score);
+        result.train_scores.push(train_score);
+        result.fit_times.push(fit_time);
+        result.score_times.push(score_time);
+    }
+    Ok(result)
+}
+
 /// Fits a fresh copy of `model` on each fold's training rows and scores it (accuracy) on the
 /// fold's test rows and its training rows. Folds are (train rows, test rows), e.g. from
 /// [`KFold::split_rows`](crate::data::KFold::split_rows) or
@@ -94,31 +124,36 @@ pub fn cross_validate(
     y: &[usize],
     folds: &[(Vec<usize>, Vec<usize>)],
 ) -> Result<CvResult> {
-    let mut result = CvResult {
-        model: model.name(),
-        test_scores: vec![],
-        train_scores: vec![],
-        fit_times: vec![],
-        score_times: vec![],
-    };
-    for (i, (train, test)) in folds.iter().enumerate() {
+    classifier_folds(model, x, y, folds, true)
+}
+
+/// Scoring the training rows costs as much as predicting them, so `cross_val_score` (which
+/// returns only test scores, as scikit-learn's) skips it.
+fn classifier_folds(
+    model: &dyn Classifier,
+    x: &Matrix,
+    y: &[usize],
+    folds: &[(Vec<usize>, Vec<usize>)],
+    with_train: bool,
+) -> Result<CvResult> {
+    run_folds(model.name(), "accuracy", folds, |train, test| {
         let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
         let y_train: Vec<usize> = train.iter().map(|&r| y[r]).collect();
         let y_test: Vec<usize> = test.iter().map(|&r| y[r]).collect();
         let mut fold_model = model.unfitted();
         let start = Instant::now();
-        fold_model
-            .fit(&x_train, &y_train)
-            .with_context(|| format!("fitting fold {i}"))?;
-        result.fit_times.push(start.elapsed().as_secs_f64());
+        fold_model.fit(&x_train, &y_train).context("fitting")?;
+        let fit_time = start.elapsed().as_secs_f64();
         let start = Instant::now();
-        result.test_scores.push(fold_model.score(&x_test, &y_test)?);
-        result.score_times.push(start.elapsed().as_secs_f64());
-        result
-            .train_scores
-            .push(fold_model.score(&x_train, &y_train)?);
-    }
-    Ok(result)
+        let test_score = fold_model.score(&x_test, &y_test)?;
+        let score_time = start.elapsed().as_secs_f64();
+        let train_score = if with_train {
+            fold_model.score(&x_train, &y_train)?
+        } else {
+            f64::NAN
+        };
+        Ok((test_score, train_score, fit_time, score_time))
+    })
 }
 
 /// Test accuracy of each of `n_splits` stratified folds (scikit-learn's `cross_val_score` for
@@ -139,5 +174,71 @@ pub fn cross_val_score(
 ) -> Result<Vec<f64>> {
     let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
     let folds = StratifiedKFold::new(n_splits).split_rows(&labels)?;
-    Ok(cross_validate(model, x, y, &folds)?.test_scores)
+    Ok(classifier_folds(model, x, y, &folds, false)?.test_scores)
+}
+
+/// [`cross_validate`] for a regressor: R² on each fold's test and training rows.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let data = load_diabetes();
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let folds = KFold::new(5).split_rows(x.rows()).unwrap();
+/// let result = cross_validate_regressor(&LinearRegression::new(), &x, &y, &folds).unwrap();
+/// assert!((result.mean() - 0.482).abs() < 1e-3);
+/// ```
+pub fn cross_validate_regressor(
+    model: &dyn Regressor,
+    x: &Matrix,
+    y: &[f64],
+    folds: &[(Vec<usize>, Vec<usize>)],
+) -> Result<CvResult> {
+    regressor_folds(model, x, y, folds, true)
+}
+
+fn regressor_folds(
+    model: &dyn Regressor,
+    x: &Matrix,
+    y: &[f64],
+    folds: &[(Vec<usize>, Vec<usize>)],
+    with_train: bool,
+) -> Result<CvResult> {
+    run_folds(model.name(), "R²", folds, |train, test| {
+        let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
+        let y_train: Vec<f64> = train.iter().map(|&r| y[r]).collect();
+        let y_test: Vec<f64> = test.iter().map(|&r| y[r]).collect();
+        let mut fold_model = model.unfitted();
+        let start = Instant::now();
+        fold_model.fit(&x_train, &y_train).context("fitting")?;
+        let fit_time = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        let test_score = fold_model.score(&x_test, &y_test)?;
+        let score_time = start.elapsed().as_secs_f64();
+        let train_score = if with_train {
+            fold_model.score(&x_train, &y_train)?
+        } else {
+            f64::NAN
+        };
+        Ok((test_score, train_score, fit_time, score_time))
+    })
+}
+
+/// Test R² of each of `n_splits` folds in row order (scikit-learn's `cross_val_score` for a
+/// regressor: `KFold(n_splits)` without shuffling).
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let data = load_diabetes();
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let scores = cross_val_score_regressor(&LinearRegression::ridge(1.0), &x, &y, 5).unwrap();
+/// assert_eq!(scores.len(), 5);
+/// ```
+pub fn cross_val_score_regressor(
+    model: &dyn Regressor,
+    x: &Matrix,
+    y: &[f64],
+    n_splits: usize,
+) -> Result<Vec<f64>> {
+    let folds = KFold::new(n_splits).split_rows(x.rows())?;
+    Ok(regressor_folds(model, x, y, &folds, false)?.test_scores)
 }

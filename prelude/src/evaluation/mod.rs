@@ -5,5 +5,7 @@
 mod cross_validation;
 mod diagnosis;
 
-pub use cross_validation::{cross_val_score, cross_validate, CvResult};
+pub use cross_validation::{
+    cross_val_score, cross_val_score_regressor, cross_validate, cross_validate_regressor, CvResult,
+};
 pub use diagnosis::{diagnose_history, diagnose_scores, learning_curve, Diagnosis, LearningCurve};

@@ -1,16 +1,29 @@
-//! Classical models on a dense [`Matrix`]: decision trees and random forests, k-means, DBSCAN.
+//! Classical models on a dense [`Matrix`]: linear and logistic regression, SVMs, decision
+//! trees and random forests, k-means, hierarchical clustering, DBSCAN.
 
 mod dbscan;
+mod hierarchical;
 mod kmeans;
+mod linear;
 mod matrix;
+mod scaled;
+mod solve;
+mod svm;
 mod tree;
 
 pub use dbscan::Dbscan;
+pub use hierarchical::{AgglomerativeClustering, Linkage, Merge};
 pub use kmeans::KMeans;
+pub use linear::{LinearRegression, LogisticRegression};
 pub use matrix::Matrix;
-pub use tree::{DecisionTreeClassifier, MaxFeatures, RandomForestClassifier};
+pub use scaled::Standardized;
+pub use svm::{Gamma, Kernel, Svc};
+pub use tree::{
+    DecisionTreeClassifier, DecisionTreeRegressor, MaxFeatures, RandomForestClassifier,
+    RandomForestRegressor,
+};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 /// What every clustering model does: learn from samples, label them (`-1` is noise).
 pub trait Clusterer {
@@ -34,4 +47,101 @@ pub trait Classifier: Send + Sync {
     fn unfitted(&self) -> Box<dyn Classifier>;
     /// The model and its main settings, for reports.
     fn name(&self) -> String;
+}
+
+/// What every regressor does: fit real targets, predict them, score by R².
+pub trait Regressor: Send + Sync {
+    fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()>;
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>>;
+    /// R² on (x, y), as scikit-learn's `score`.
+    fn score(&self, x: &Matrix, y: &[f64]) -> Result<f64> {
+        crate::metrics::r2_score(y, &self.predict(x)?)
+    }
+    /// A copy with the same settings and nothing learned, for cross-validation.
+    fn unfitted(&self) -> Box<dyn Regressor>;
+    /// The model and its main settings, for reports.
+    fn name(&self) -> String;
+}
+
+// A boxed model is a model, so wrappers such as `Standardized` can hold what `unfitted` returns.
+impl Classifier for Box<dyn Classifier> {
+    fn fit(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
+        (**self).fit(x, y)
+    }
+    fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
+        (**self).predict(x)
+    }
+    fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
+        (**self).predict_proba(x)
+    }
+    fn score(&self, x: &Matrix, y: &[usize]) -> Result<f64> {
+        (**self).score(x, y)
+    }
+    fn unfitted(&self) -> Box<dyn Classifier> {
+        (**self).unfitted()
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
+impl Regressor for Box<dyn Regressor> {
+    fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
+        (**self).fit(x, y)
+    }
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>> {
+        (**self).predict(x)
+    }
+    fn score(&self, x: &Matrix, y: &[f64]) -> Result<f64> {
+        (**self).score(x, y)
+    }
+    fn unfitted(&self) -> Box<dyn Regressor> {
+        (**self).unfitted()
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+}
+
+/// Checks x has rows, finite values and as many rows as `labels`.
+fn check_rows(x: &Matrix, labels: usize, who: &str) -> Result<()> {
+    if x.rows() != labels {
+        bail!(
+            "{who}: x has {} rows but y has {labels} labels; pass one label per row",
+            x.rows(),
+        );
+    }
+    if labels == 0 {
+        bail!("{who}: no training samples");
+    }
+    if let Some(v) = x.as_slice().iter().find(|v| !v.is_finite()) {
+        bail!("{who} got a non-finite value ({v}); fill or drop missing values first");
+    }
+    Ok(())
+}
+
+/// Checks x and class labels pair up, returns the number of classes.
+pub(crate) fn check_xy(x: &Matrix, y: &[usize], who: &str) -> Result<usize> {
+    check_rows(x, y.len(), who)?;
+    Ok(y.iter().max().map_or(0, |m| m + 1))
+}
+
+/// Checks x and real targets pair up and the targets are finite.
+pub(crate) fn check_xy_values(x: &Matrix, y: &[f64], who: &str) -> Result<()> {
+    check_rows(x, y.len(), who)?;
+    if let Some(v) = y.iter().find(|v| !v.is_finite()) {
+        bail!("{who} got a non-finite target ({v}); drop those rows first");
+    }
+    Ok(())
+}
+
+/// The index of the largest value (the first on ties).
+pub(crate) fn argmax(p: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in p.iter().enumerate() {
+        if v > p[best] {
+            best = i;
+        }
+    }
+    best
 }

@@ -1,7 +1,8 @@
-//! CART decision trees (Gini impurity) and random forests of them.
+//! CART decision trees (Gini impurity for classes, squared error for values) and random
+//! forests of them.
 
 use super::matrix::Matrix;
-use super::Classifier;
+use super::{argmax, check_xy, check_xy_values, Classifier, Regressor};
 use crate::random::Rng;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
@@ -38,40 +39,24 @@ enum Node {
     },
 }
 
-/// A classification tree grown greedily on Gini impurity, as scikit-learn's
-/// `DecisionTreeClassifier` (thresholds halfway between neighbouring values).
-///
-/// ```
-/// use trainbook::prelude::*;
-/// let iris = load_iris();
-/// let x = Matrix::features(&iris).unwrap();
-/// let y = iris.y_classes().unwrap();
-/// let mut tree = DecisionTreeClassifier::new().max_depth(3);
-/// tree.fit(&x, &y).unwrap();
-/// assert!(tree.score(&x, &y).unwrap() > 0.97);
-/// ```
+/// A grown tree and the settings that grew it; the classifier and the regressor wrap it.
 #[derive(Clone, Debug)]
-pub struct DecisionTreeClassifier {
-    pub max_depth: Option<usize>,
-    pub min_samples_split: usize,
-    pub min_samples_leaf: usize,
-    pub max_features: MaxFeatures,
-    pub seed: u64,
+struct Tree {
+    max_depth: Option<usize>,
+    min_samples_split: usize,
+    min_samples_leaf: usize,
+    max_features: MaxFeatures,
+    seed: u64,
+    /// Values per leaf: the class count, or 1 for a regression tree.
     n_classes: usize,
     n_features: usize,
     nodes: Vec<Node>,
 }
 
-impl Default for DecisionTreeClassifier {
-    fn default() -> Self {
-        DecisionTreeClassifier::new()
-    }
-}
-
-impl DecisionTreeClassifier {
+impl Tree {
     /// A fully grown tree over all features (scikit-learn's defaults).
-    pub fn new() -> DecisionTreeClassifier {
-        DecisionTreeClassifier {
+    fn new() -> Tree {
+        Tree {
             max_depth: None,
             min_samples_split: 2,
             min_samples_leaf: 1,
@@ -83,117 +68,92 @@ impl DecisionTreeClassifier {
         }
     }
 
-    pub fn max_depth(mut self, depth: usize) -> Self {
-        self.max_depth = Some(depth);
-        self
-    }
-
-    pub fn max_features(mut self, max_features: MaxFeatures) -> Self {
-        self.max_features = max_features;
-        self
-    }
-
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// The number of nodes (leaves included) after `fit`.
-    ///
-    /// ```
-    /// use trainbook::prelude::*;
-    /// let x = Matrix::from_rows(&[vec![0.0], vec![1.0]]).unwrap();
-    /// let mut tree = DecisionTreeClassifier::new();
-    /// tree.fit(&x, &[0, 1]).unwrap();
-    /// assert_eq!(tree.node_count(), 3);
-    /// ```
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+    fn unfitted(&self) -> Tree {
+        Tree {
+            nodes: vec![],
+            ..self.clone()
+        }
     }
 
     /// Grows the tree on the given rows (with repeats, for bootstrap samples).
-    fn grow(&mut self, x: &Matrix, y: &[usize], rows: Vec<u32>, n_classes: usize) {
-        self.n_classes = n_classes;
+    fn grow(&mut self, x: &Matrix, target: Target, rows: Vec<u32>) {
+        self.n_classes = match target {
+            Target::Classes(_, c) => c,
+            Target::Values(_) => 1,
+        };
         self.n_features = x.cols();
         self.nodes.clear();
         let mut rng = Rng::new(self.seed);
         let k = self.max_features.resolve(x.cols());
-        self.build(x, y, rows, 0, k, &mut rng);
+        self.build(x, target, rows, 0, k, &mut rng);
     }
 
     fn build(
         &mut self,
         x: &Matrix,
-        y: &[usize],
+        target: Target,
         rows: Vec<u32>,
         depth: usize,
         k: usize,
         rng: &mut Rng,
     ) -> usize {
-        let c = self.n_classes;
-        let mut counts = vec![0usize; c];
-        for &r in &rows {
-            counts[y[r as usize]] += 1;
-        }
         let n = rows.len();
-        let leaf = |counts: &[usize]| Node::Leaf {
-            proba: counts.iter().map(|&v| v as f64 / n as f64).collect(),
-        };
-        let pure = counts.iter().filter(|&&v| v > 0).count() <= 1;
-        if pure
+        let node = NodeStats::of(target, &rows);
+        if node.is_pure()
             || n < self.min_samples_split
             || n < 2 * self.min_samples_leaf
             || self.max_depth.is_some_and(|m| depth >= m)
         {
-            self.nodes.push(leaf(&counts));
+            self.nodes.push(node.leaf(n));
             return self.nodes.len() - 1;
         }
         // Features in random order; like scikit-learn, keep drawing past `k` until one gives a
         // valid split (constant features do not count).
         let mut features: Vec<usize> = (0..x.cols()).collect();
         rng.shuffle(&mut features);
-        let parent_gini = gini_sum(&counts, n);
         let mut best: Option<(f64, usize, f64)> = None; // (impurity, feature, threshold)
-        let mut pairs: Vec<(f64, usize)> = Vec::with_capacity(n);
+        let mut scratch = SplitScratch::default();
         let mut tried = 0;
         for &f in &features {
             if tried >= k && best.is_some() {
                 break;
             }
-            pairs.clear();
-            pairs.extend(rows.iter().map(|&r| (x.row(r as usize)[f], y[r as usize])));
-            pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            if pairs[0].0 == pairs[n - 1].0 {
-                continue; // constant here
-            }
-            tried += 1;
-            let mut left = vec![0usize; c];
-            for i in 0..n - 1 {
-                left[pairs[i].1] += 1;
-                if pairs[i].0 == pairs[i + 1].0 {
-                    continue;
-                }
-                let (nl, nr) = (i + 1, n - i - 1);
-                if nl < self.min_samples_leaf || nr < self.min_samples_leaf {
-                    continue;
-                }
-                let right: Vec<usize> = counts.iter().zip(&left).map(|(t, l)| t - l).collect();
-                let impurity = gini_sum(&left, nl) + gini_sum(&right, nr);
-                if best.is_none_or(|b| impurity < b.0) {
-                    let mut threshold = pairs[i].0 / 2.0 + pairs[i + 1].0 / 2.0;
-                    if threshold == pairs[i + 1].0 {
-                        threshold = pairs[i].0; // no representable midpoint
+            let found = match (target, &node) {
+                (Target::Classes(y, _), NodeStats::Classes(counts)) => {
+                    let pairs = &mut scratch.classes;
+                    pairs.clear();
+                    pairs.extend(rows.iter().map(|&r| (x.row(r as usize)[f], y[r as usize])));
+                    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                    if pairs[0].0 == pairs[n - 1].0 {
+                        continue; // constant here
                     }
+                    best_gini_split(pairs, counts, self.min_samples_leaf)
+                }
+                (Target::Values(y), NodeStats::Values { sum, .. }) => {
+                    let pairs = &mut scratch.values;
+                    pairs.clear();
+                    pairs.extend(rows.iter().map(|&r| (x.row(r as usize)[f], y[r as usize])));
+                    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                    if pairs[0].0 == pairs[n - 1].0 {
+                        continue;
+                    }
+                    best_squared_error_split(pairs, *sum, self.min_samples_leaf)
+                }
+                _ => unreachable!("node statistics follow the target"),
+            };
+            tried += 1;
+            if let Some((impurity, threshold)) = found {
+                if best.is_none_or(|b| impurity < b.0) {
                     best = Some((impurity, f, threshold));
                 }
             }
         }
         let Some((impurity, feature, threshold)) = best else {
-            self.nodes.push(leaf(&counts));
+            self.nodes.push(node.leaf(n));
             return self.nodes.len() - 1;
         };
-        if impurity >= parent_gini {
-            self.nodes.push(leaf(&counts));
+        if impurity >= node.impurity(n) {
+            self.nodes.push(node.leaf(n));
             return self.nodes.len() - 1;
         }
         let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
@@ -202,8 +162,8 @@ impl DecisionTreeClassifier {
         drop(rows);
         let index = self.nodes.len();
         self.nodes.push(Node::Leaf { proba: vec![] }); // placeholder, replaced below
-        let left = self.build(x, y, left_rows, depth + 1, k, rng);
-        let right = self.build(x, y, right_rows, depth + 1, k, rng);
+        let left = self.build(x, target, left_rows, depth + 1, k, rng);
+        let right = self.build(x, target, right_rows, depth + 1, k, rng);
         self.nodes[index] = Node::Split {
             feature,
             threshold,
@@ -249,6 +209,145 @@ impl DecisionTreeClassifier {
     }
 }
 
+/// What a tree learns: class indices (with the class count) or real values.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Classes(&'a [usize], usize),
+    Values(&'a [f64]),
+}
+
+/// A node's label statistics.
+enum NodeStats {
+    Classes(Vec<usize>),
+    Values { sum: f64, min: f64, max: f64 },
+}
+
+impl NodeStats {
+    fn of(target: Target, rows: &[u32]) -> NodeStats {
+        match target {
+            Target::Classes(y, c) => {
+                let mut counts = vec![0usize; c];
+                for &r in rows {
+                    counts[y[r as usize]] += 1;
+                }
+                NodeStats::Classes(counts)
+            }
+            Target::Values(y) => {
+                let mut sum = 0.0;
+                let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+                for &r in rows {
+                    let v = y[r as usize];
+                    sum += v;
+                    min = min.min(v);
+                    max = max.max(v);
+                }
+                NodeStats::Values { sum, min, max }
+            }
+        }
+    }
+
+    fn is_pure(&self) -> bool {
+        match self {
+            NodeStats::Classes(counts) => counts.iter().filter(|&&v| v > 0).count() <= 1,
+            NodeStats::Values { min, max, .. } => min == max,
+        }
+    }
+
+    /// The node's impurity on the scale the split search compares.
+    fn impurity(&self, n: usize) -> f64 {
+        match self {
+            NodeStats::Classes(counts) => gini_sum(counts, n),
+            NodeStats::Values { sum, .. } => -(sum * sum) / n as f64,
+        }
+    }
+
+    /// Class frequencies, or the mean value.
+    fn leaf(&self, n: usize) -> Node {
+        let proba = match self {
+            NodeStats::Classes(counts) => counts.iter().map(|&v| v as f64 / n as f64).collect(),
+            NodeStats::Values { sum, .. } => vec![sum / n as f64],
+        };
+        Node::Leaf { proba }
+    }
+}
+
+/// Reused sort buffers, one per target kind.
+#[derive(Default)]
+struct SplitScratch {
+    classes: Vec<(f64, usize)>,
+    values: Vec<(f64, f64)>,
+}
+
+/// Threshold halfway between neighbouring values (or the lower one when no midpoint is
+/// representable), as scikit-learn.
+fn midpoint(low: f64, high: f64) -> f64 {
+    let threshold = low / 2.0 + high / 2.0;
+    if threshold == high {
+        low
+    } else {
+        threshold
+    }
+}
+
+/// The best split of sorted (value, class) pairs by weighted Gini impurity.
+fn best_gini_split(
+    pairs: &[(f64, usize)],
+    counts: &[usize],
+    min_leaf: usize,
+) -> Option<(f64, f64)> {
+    let n = pairs.len();
+    let mut left = vec![0usize; counts.len()];
+    let mut right = vec![0usize; counts.len()];
+    let mut best: Option<(f64, f64)> = None;
+    for i in 0..n - 1 {
+        left[pairs[i].1] += 1;
+        if pairs[i].0 == pairs[i + 1].0 {
+            continue;
+        }
+        let (nl, nr) = (i + 1, n - i - 1);
+        if nl < min_leaf || nr < min_leaf {
+            continue;
+        }
+        for ((r, t), l) in right.iter_mut().zip(counts).zip(&left) {
+            *r = t - l;
+        }
+        let impurity = gini_sum(&left, nl) + gini_sum(&right, nr);
+        if best.is_none_or(|b| impurity < b.0) {
+            best = Some((impurity, midpoint(pairs[i].0, pairs[i + 1].0)));
+        }
+    }
+    best
+}
+
+/// The best split of sorted (value, target) pairs by squared error. Minimising the children's
+/// summed squared error is maximising sum_l²/n_l + sum_r²/n_r (scikit-learn's proxy), which
+/// is stable where differences of large sums of squares are not.
+fn best_squared_error_split(
+    pairs: &[(f64, f64)],
+    total: f64,
+    min_leaf: usize,
+) -> Option<(f64, f64)> {
+    let n = pairs.len();
+    let mut left_sum = 0.0;
+    let mut best: Option<(f64, f64)> = None;
+    for i in 0..n - 1 {
+        left_sum += pairs[i].1;
+        if pairs[i].0 == pairs[i + 1].0 {
+            continue;
+        }
+        let (nl, nr) = (i + 1, n - i - 1);
+        if nl < min_leaf || nr < min_leaf {
+            continue;
+        }
+        let right_sum = total - left_sum;
+        let impurity = -(left_sum * left_sum / nl as f64 + right_sum * right_sum / nr as f64);
+        if best.is_none_or(|b| impurity < b.0) {
+            best = Some((impurity, midpoint(pairs[i].0, pairs[i + 1].0)));
+        }
+    }
+    best
+}
+
 /// n times the Gini impurity of a node with these class counts.
 fn gini_sum(counts: &[usize], n: usize) -> f64 {
     if n == 0 {
@@ -258,70 +357,274 @@ fn gini_sum(counts: &[usize], n: usize) -> f64 {
     n as f64 - sum_sq / n as f64
 }
 
-/// Checks x and y pair up, returns the number of classes.
-fn check_xy(x: &Matrix, y: &[usize], who: &str) -> Result<usize> {
-    if x.rows() != y.len() {
-        bail!(
-            "{who}: x has {} rows but y has {} labels; pass one label per row",
-            x.rows(),
-            y.len()
-        );
-    }
-    if y.is_empty() {
-        bail!("{who}: no training samples");
-    }
-    if let Some(v) = x.as_slice().iter().find(|v| !v.is_finite()) {
-        bail!("{who} got a non-finite value ({v}); fill or drop missing values first");
-    }
-    Ok(y.iter().max().map_or(0, |m| m + 1))
+/// The builder methods both kinds of tree share.
+macro_rules! tree_settings {
+    ($model:ident, $targets:literal) => {
+        impl Default for $model {
+            fn default() -> Self {
+                $model::new()
+            }
+        }
+
+        impl $model {
+            /// A fully grown tree over all features (scikit-learn's defaults).
+            pub fn new() -> $model {
+                $model { tree: Tree::new() }
+            }
+
+            /// Stop splitting at this depth.
+            #[doc = concat!("```\nlet tree = trainbook::prelude::", stringify!($model), "::new().max_depth(3);\n```")]
+            pub fn max_depth(mut self, depth: usize) -> Self {
+                self.tree.max_depth = Some(depth);
+                self
+            }
+
+            /// Each leaf keeps at least this many samples (smooths a regression tree).
+            #[doc = concat!("```\nlet tree = trainbook::prelude::", stringify!($model), "::new().min_samples_leaf(5);\n```")]
+            pub fn min_samples_leaf(mut self, samples: usize) -> Self {
+                self.tree.min_samples_leaf = samples.max(1);
+                self
+            }
+
+            /// How many features each split considers (drawn at random).
+            #[doc = concat!("```\nuse trainbook::prelude::*;\nlet tree = ", stringify!($model), "::new().max_features(MaxFeatures::Sqrt);\n```")]
+            pub fn max_features(mut self, max_features: MaxFeatures) -> Self {
+                self.tree.max_features = max_features;
+                self
+            }
+
+            /// The seed that orders the features at each split (ties between equally good
+            /// splits go to the first tried).
+            #[doc = concat!("```\nlet tree = trainbook::prelude::", stringify!($model), "::new().seed(7);\n```")]
+            pub fn seed(mut self, seed: u64) -> Self {
+                self.tree.seed = seed;
+                self
+            }
+
+            /// The number of nodes (leaves included) after `fit`.
+            #[doc = concat!("```\nuse trainbook::prelude::*;\nlet x = Matrix::from_rows(&[vec![0.0], vec![1.0]]).unwrap();\nlet mut tree = ", stringify!($model), "::new();\ntree.fit(&x, &", $targets, ").unwrap();\nassert_eq!(tree.node_count(), 3);\n```")]
+            pub fn node_count(&self) -> usize {
+                self.tree.nodes.len()
+            }
+        }
+    };
 }
 
-fn argmax(p: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in p.iter().enumerate() {
-        if v > p[best] {
-            best = i;
-        }
-    }
-    best
+/// A classification tree grown greedily on Gini impurity, as scikit-learn's
+/// `DecisionTreeClassifier` (thresholds halfway between neighbouring values).
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let iris = load_iris();
+/// let x = Matrix::features(&iris).unwrap();
+/// let y = iris.y_classes().unwrap();
+/// let mut tree = DecisionTreeClassifier::new().max_depth(3);
+/// tree.fit(&x, &y).unwrap();
+/// assert!(tree.score(&x, &y).unwrap() > 0.97);
+/// ```
+#[derive(Clone, Debug)]
+pub struct DecisionTreeClassifier {
+    tree: Tree,
 }
+
+tree_settings!(DecisionTreeClassifier, "[0, 1]");
 
 impl Classifier for DecisionTreeClassifier {
     fn fit(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
         let classes = check_xy(x, y, "DecisionTreeClassifier")?;
-        self.grow(x, y, (0..y.len() as u32).collect(), classes);
+        self.tree.grow(
+            x,
+            Target::Classes(y, classes),
+            (0..y.len() as u32).collect(),
+        );
         Ok(())
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
-        self.check_fitted(x)?;
-        let mut data = Vec::with_capacity(x.rows() * self.n_classes);
+        self.tree.check_fitted(x)?;
+        let mut data = Vec::with_capacity(x.rows() * self.tree.n_classes);
         for i in 0..x.rows() {
-            data.extend_from_slice(self.leaf_proba(x.row(i)));
+            data.extend_from_slice(self.tree.leaf_proba(x.row(i)));
         }
-        Matrix::new(x.rows(), self.n_classes, data)
+        Matrix::new(x.rows(), self.tree.n_classes, data)
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
-        self.check_fitted(x)?;
+        self.tree.check_fitted(x)?;
         Ok((0..x.rows())
-            .map(|i| argmax(self.leaf_proba(x.row(i))))
+            .map(|i| argmax(self.tree.leaf_proba(x.row(i))))
             .collect())
     }
 
     fn unfitted(&self) -> Box<dyn Classifier> {
-        let mut fresh = self.clone();
-        fresh.nodes.clear();
-        Box::new(fresh)
+        Box::new(DecisionTreeClassifier {
+            tree: self.tree.unfitted(),
+        })
     }
 
     fn name(&self) -> String {
         // scikit-learn's spelling: max_depth=None for a fully grown tree.
-        match self.max_depth {
+        match self.tree.max_depth {
             Some(depth) => format!("DecisionTreeClassifier(max_depth={depth})"),
             None => "DecisionTreeClassifier(max_depth=None)".to_string(),
         }
     }
+}
+
+/// A regression tree grown greedily on squared error, as scikit-learn's
+/// `DecisionTreeRegressor`; a leaf predicts its samples' mean.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let data = load_diabetes();
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let mut tree = DecisionTreeRegressor::new().max_depth(3);
+/// tree.fit(&x, &y).unwrap();
+/// assert!(tree.score(&x, &y).unwrap() > 0.5);
+/// ```
+#[derive(Clone, Debug)]
+pub struct DecisionTreeRegressor {
+    tree: Tree,
+}
+
+tree_settings!(DecisionTreeRegressor, "[0.0, 1.0]");
+
+impl Regressor for DecisionTreeRegressor {
+    fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
+        check_xy_values(x, y, "DecisionTreeRegressor")?;
+        self.tree
+            .grow(x, Target::Values(y), (0..y.len() as u32).collect());
+        Ok(())
+    }
+
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>> {
+        self.tree.check_fitted(x)?;
+        Ok((0..x.rows())
+            .map(|i| self.tree.leaf_proba(x.row(i))[0])
+            .collect())
+    }
+
+    fn unfitted(&self) -> Box<dyn Regressor> {
+        Box::new(DecisionTreeRegressor {
+            tree: self.tree.unfitted(),
+        })
+    }
+
+    fn name(&self) -> String {
+        match self.tree.max_depth {
+            Some(depth) => format!("DecisionTreeRegressor(max_depth={depth})"),
+            None => "DecisionTreeRegressor(max_depth=None)".to_string(),
+        }
+    }
+}
+
+/// Grows `n_estimators` trees in parallel, each on a bootstrap sample (when asked) with its own
+/// seed drawn from `seed`.
+fn grow_forest(
+    n_estimators: usize,
+    template: &Tree,
+    bootstrap: bool,
+    seed: u64,
+    x: &Matrix,
+    target: Target,
+) -> Vec<Tree> {
+    let base = Rng::new(seed);
+    let n = x.rows();
+    (0..n_estimators)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng = base.fork(t as u64);
+            let rows: Vec<u32> = if bootstrap {
+                (0..n).map(|_| rng.below(n) as u32).collect()
+            } else {
+                (0..n as u32).collect()
+            };
+            let mut tree = Tree {
+                seed: rng.next_u64(),
+                ..template.unfitted()
+            };
+            tree.grow(x, target, rows);
+            tree
+        })
+        .collect()
+}
+
+/// The trees' average leaf values for every row (class probabilities or the mean prediction).
+fn forest_average(trees: &[Tree], x: &Matrix) -> Result<Matrix> {
+    let Some(first) = trees.first() else {
+        bail!("the forest is not fitted yet; call fit(&x, &y) first");
+    };
+    first.check_fitted(x)?;
+    let c = first.n_classes;
+    let data: Vec<f64> = (0..x.rows())
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let mut sum = vec![0.0; c];
+            for tree in trees {
+                for (s, p) in sum.iter_mut().zip(tree.leaf_proba(x.row(i))) {
+                    *s += p;
+                }
+            }
+            sum.into_iter().map(|s| s / trees.len() as f64)
+        })
+        .collect();
+    Matrix::new(x.rows(), c, data)
+}
+
+/// The forests' shared settings and builder methods.
+macro_rules! forest {
+    ($model:ident, $max_features:expr) => {
+        impl $model {
+            #[doc = concat!("`n_estimators` fully grown trees, ", stringify!($max_features), " features per split, bootstrap samples, seed 0.\n\n```\nlet forest = trainbook::prelude::", stringify!($model), "::new(100);\nassert_eq!(forest.n_estimators, 100);\n```")]
+            pub fn new(n_estimators: usize) -> $model {
+                $model {
+                    n_estimators,
+                    bootstrap: true,
+                    seed: 0,
+                    template: Tree {
+                        max_features: $max_features,
+                        ..Tree::new()
+                    },
+                    trees: vec![],
+                }
+            }
+
+            /// The seed behind every tree's bootstrap sample and feature draws.
+            #[doc = concat!("```\nlet forest = trainbook::prelude::", stringify!($model), "::new(10).seed(3);\n```")]
+            pub fn seed(mut self, seed: u64) -> Self {
+                self.seed = seed;
+                self
+            }
+
+            /// Each tree stops splitting at this depth.
+            #[doc = concat!("```\nlet forest = trainbook::prelude::", stringify!($model), "::new(10).max_depth(8);\n```")]
+            pub fn max_depth(mut self, depth: usize) -> Self {
+                self.template.max_depth = Some(depth);
+                self
+            }
+
+            /// Each leaf keeps at least this many samples.
+            #[doc = concat!("```\nlet forest = trainbook::prelude::", stringify!($model), "::new(10).min_samples_leaf(3);\n```")]
+            pub fn min_samples_leaf(mut self, samples: usize) -> Self {
+                self.template.min_samples_leaf = samples.max(1);
+                self
+            }
+
+            /// How many features each split considers.
+            #[doc = concat!("```\nuse trainbook::prelude::*;\nlet forest = ", stringify!($model), "::new(10).max_features(MaxFeatures::All);\n```")]
+            pub fn max_features(mut self, max_features: MaxFeatures) -> Self {
+                self.template.max_features = max_features;
+                self
+            }
+
+            /// Trees on the full training set instead of bootstrap samples.
+            #[doc = concat!("```\nlet forest = trainbook::prelude::", stringify!($model), "::new(10).no_bootstrap();\nassert!(!forest.bootstrap);\n```")]
+            pub fn no_bootstrap(mut self) -> Self {
+                self.bootstrap = false;
+                self
+            }
+        }
+    };
 }
 
 /// A random forest: `n_estimators` trees, each on a bootstrap sample with a random subset of
@@ -337,38 +640,13 @@ impl Classifier for DecisionTreeClassifier {
 #[derive(Clone, Debug)]
 pub struct RandomForestClassifier {
     pub n_estimators: usize,
-    pub max_depth: Option<usize>,
-    pub max_features: MaxFeatures,
     pub bootstrap: bool,
     pub seed: u64,
-    trees: Vec<DecisionTreeClassifier>,
-    n_classes: usize,
+    template: Tree,
+    trees: Vec<Tree>,
 }
 
-impl RandomForestClassifier {
-    /// `n_estimators` fully grown trees, sqrt(features) per split, bootstrap, seed 0.
-    pub fn new(n_estimators: usize) -> RandomForestClassifier {
-        RandomForestClassifier {
-            n_estimators,
-            max_depth: None,
-            max_features: MaxFeatures::Sqrt,
-            bootstrap: true,
-            seed: 0,
-            trees: vec![],
-            n_classes: 0,
-        }
-    }
-
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    pub fn max_depth(mut self, depth: usize) -> Self {
-        self.max_depth = Some(depth);
-        self
-    }
-}
+forest!(RandomForestClassifier, MaxFeatures::Sqrt);
 
 impl Classifier for RandomForestClassifier {
     fn fit(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
@@ -376,50 +654,19 @@ impl Classifier for RandomForestClassifier {
         if self.n_estimators == 0 {
             bail!("RandomForestClassifier needs n_estimators >= 1");
         }
-        let base = Rng::new(self.seed);
-        let n = y.len();
-        self.trees = (0..self.n_estimators)
-            .into_par_iter()
-            .map(|t| {
-                let mut rng = base.fork(t as u64);
-                let rows: Vec<u32> = if self.bootstrap {
-                    (0..n).map(|_| rng.below(n) as u32).collect()
-                } else {
-                    (0..n as u32).collect()
-                };
-                let mut tree = DecisionTreeClassifier {
-                    max_depth: self.max_depth,
-                    max_features: self.max_features,
-                    seed: rng.next_u64(),
-                    ..DecisionTreeClassifier::new()
-                };
-                tree.grow(x, y, rows, classes);
-                tree
-            })
-            .collect();
-        self.n_classes = classes;
+        self.trees = grow_forest(
+            self.n_estimators,
+            &self.template,
+            self.bootstrap,
+            self.seed,
+            x,
+            Target::Classes(y, classes),
+        );
         Ok(())
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
-        let Some(first) = self.trees.first() else {
-            bail!("the forest is not fitted yet; call fit(&x, &y) first");
-        };
-        first.check_fitted(x)?;
-        let c = self.n_classes;
-        let data: Vec<f64> = (0..x.rows())
-            .into_par_iter()
-            .flat_map_iter(|i| {
-                let mut sum = vec![0.0; c];
-                for tree in &self.trees {
-                    for (s, p) in sum.iter_mut().zip(tree.leaf_proba(x.row(i))) {
-                        *s += p;
-                    }
-                }
-                sum.into_iter().map(|s| s / self.trees.len() as f64)
-            })
-            .collect();
-        Matrix::new(x.rows(), c, data)
+        forest_average(&self.trees, x)
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
@@ -435,5 +682,58 @@ impl Classifier for RandomForestClassifier {
 
     fn name(&self) -> String {
         format!("RandomForestClassifier(n_estimators={})", self.n_estimators)
+    }
+}
+
+/// A random forest of regression trees (all features per split, scikit-learn's default);
+/// predictions are the trees' mean.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let data = load_diabetes();
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let scores = cross_val_score_regressor(&RandomForestRegressor::new(50), &x, &y, 5).unwrap();
+/// assert!(scores.iter().sum::<f64>() / 5.0 > 0.35);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RandomForestRegressor {
+    pub n_estimators: usize,
+    pub bootstrap: bool,
+    pub seed: u64,
+    template: Tree,
+    trees: Vec<Tree>,
+}
+
+forest!(RandomForestRegressor, MaxFeatures::All);
+
+impl Regressor for RandomForestRegressor {
+    fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
+        check_xy_values(x, y, "RandomForestRegressor")?;
+        if self.n_estimators == 0 {
+            bail!("RandomForestRegressor needs n_estimators >= 1");
+        }
+        self.trees = grow_forest(
+            self.n_estimators,
+            &self.template,
+            self.bootstrap,
+            self.seed,
+            x,
+            Target::Values(y),
+        );
+        Ok(())
+    }
+
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>> {
+        Ok(forest_average(&self.trees, x)?.as_slice().to_vec())
+    }
+
+    fn unfitted(&self) -> Box<dyn Regressor> {
+        let mut fresh = self.clone();
+        fresh.trees.clear();
+        Box::new(fresh)
+    }
+
+    fn name(&self) -> String {
+        format!("RandomForestRegressor(n_estimators={})", self.n_estimators)
     }
 }
