@@ -652,3 +652,70 @@ fn evaluation() {
     assert!(all(10).contains("[45, 113, 227, 341, 455]"), "{}", all(10));
     assert_not_stale(name, &nb, &committed);
 }
+
+#[test]
+fn model_selection() {
+    let name = "03_model_selection.ipynb";
+    let (nb, committed) = run_notebook(name);
+    let cells = code_cells(&nb);
+    assert_no_errors(&cells);
+    let all = |i: usize| outputs_text(cells[i]).join("\n");
+    let svg = |i: usize, output: usize| text(&cells[i]["outputs"][output]["data"]["image/svg+xml"]);
+    let cell = |i: usize, row: &str, column: usize| -> f64 {
+        table_row(&all(i), row)[column].parse().unwrap()
+    };
+    assert!(all(0).contains("(569, 30, 5)"), "{}", all(0));
+    // Tabular classification: the same folds as scikit-learn, the same accuracies.
+    assert_eq!(cell(1, "logistic regression", 1), 0.9807, "{}", all(1));
+    assert_eq!(cell(1, "SVM, RBF kernel", 1), 0.9736, "{}", all(1));
+    assert_eq!(cell(1, "SVM, linear kernel", 1), 0.9719, "{}", all(1));
+    let (tree, forest) = (cell(1, "decision tree", 1), cell(1, "random forest", 1));
+    assert!(forest >= 0.95 && forest > tree + 0.02, "{}", all(1));
+    assert!(
+        cell(1, "decision tree", 3) > tree + 0.05,
+        "the tree's train accuracy shows its variance"
+    );
+    assert!(cell(1, "MLP", 1) >= 0.96, "{}", all(1));
+    assert!(svg(2, 0).starts_with("<svg") && svg(2, 0).contains("worst texture"));
+    // Images: the SVM on pixels is as good as a small CNN.
+    assert!(
+        numbers_after(&all(3), "test accuracy")[0] >= 0.98,
+        "{}",
+        all(3)
+    );
+    assert!(
+        numbers_after(&all(4), "test accuracy")[0] >= 0.97,
+        "{}",
+        all(4)
+    );
+    // Sequences: the flat models barely beat the majority; the LSTM is far ahead.
+    let majority = numbers_after(&all(5), "majority class:")[0];
+    let flat_forest = numbers_after(&all(5), "random forest on the 24 columns:")[0];
+    let lstm = numbers_after(&all(6), "in order:")[0];
+    assert_eq!(majority, 0.61, "{}", all(5));
+    assert!(
+        flat_forest < 0.75 && lstm >= 0.85 && lstm > flat_forest + 0.1,
+        "{} {}",
+        all(5),
+        all(6)
+    );
+    // Regression: linear wins, the full tree overfits below zero.
+    assert_eq!(cell(7, "linear regression", 1), 0.4823, "{}", all(7));
+    assert!(cell(7, "tree, fully grown", 1) < 0.0, "{}", all(7));
+    assert_eq!(cell(7, "tree, fully grown", 3), 1.0, "{}", all(7));
+    let forest_r2 = cell(7, "random forest", 1);
+    assert!((0.38..0.47).contains(&forest_r2), "{}", all(7));
+    // Clustering: only the shape-agnostic methods find the moons.
+    assert_eq!(cell(8, "single linkage", 1), 1.0, "{}", all(8));
+    assert_eq!(cell(8, "DBSCAN", 1), 1.0, "{}", all(8));
+    assert!(cell(8, "k-means", 1) < 0.5, "{}", all(8));
+    assert!(svg(9, 0).starts_with("<svg") && svg(9, 1).starts_with("<svg"));
+    assert!(
+        numbers_after(&all(10), "species: ARI")[0] > 0.7,
+        "{}",
+        all(10)
+    );
+    let dendrogram = cells[10]["outputs"].as_array().unwrap().last().unwrap();
+    assert!(text(&dendrogram["data"]["image/svg+xml"]).contains("Dendrogram (Ward linkage)"));
+    assert_not_stale(name, &nb, &committed);
+}

@@ -422,13 +422,39 @@ fn resume_from_a_checkpoint_continues_the_same_run() {
     // Stop after 3 epochs, then resume to 6 in a fresh model: same curve as the straight run.
     let half = folder.join("half");
     let interrupted = make();
-    trainer
+    let half_fit = trainer
         .clone()
         .epochs(6)
         .checkpoints(Checkpoints::new(&half).keep_best(0))
         .early_stopping(EarlyStopping::new(1).min_delta(1e9).restore_best(false))
         .fit(&interrupted, &d.train, Some(&d.test))
         .unwrap();
+    // Early stopping's best weights (epoch 1 here) travel in the last checkpoint: a resumed run
+    // that stops without improving restores them, although they predate the resume.
+    let best_before = make();
+    half_fit.restore_best(&best_before).unwrap();
+    let stopped_model = make();
+    let stopped = trainer
+        .clone()
+        .epochs(6)
+        .early_stopping(EarlyStopping::new(1).min_delta(1e9))
+        .resume_from(half.join("last.safetensors"))
+        .fit(&stopped_model, &d.train, Some(&d.test))
+        .unwrap();
+    assert_eq!(stopped.history.epochs.len(), 3, "{}", stopped.outcome());
+    assert!(
+        stopped.restored_best && stopped.best_epoch == Some(1),
+        "{}",
+        stopped.outcome()
+    );
+    for (name, value) in best_before.parameters().snapshot().unwrap() {
+        assert_eq!(
+            values(&value),
+            values(&stopped_model.parameters().get(&name).unwrap()),
+            "{name}: the epoch-1 weights"
+        );
+    }
+
     let resumed_model = make();
     let resumed = trainer
         .clone()

@@ -107,6 +107,7 @@ impl BarChart {
         let pad = if hi > lo { (hi - lo) * 0.12 } else { 1.0 };
         let y_range = (if lo < 0.0 { lo - pad } else { 0.0 })..(hi + pad);
         let labels = &self.labels;
+        let tick_zero = (y_range.end - y_range.start) * 1e-9;
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
@@ -123,6 +124,8 @@ impl BarChart {
                 _ => String::new(),
             })
             .y_desc(&self.y_label)
+            // Rounding can put the zero tick at -1e-17, which would print as "-0.0".
+            .y_label_formatter(&|v| super::short_number(if v.abs() < tick_zero { 0.0 } else { *v }))
             .label_style(("sans-serif", 12))
             .bold_line_style(RGBColor(225, 225, 225))
             // Not max_light_lines(0): on a segmented axis plotters then never returns.

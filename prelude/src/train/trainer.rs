@@ -211,9 +211,15 @@ struct CheckpointState {
     plateau: PlateauState,
     monitor_best: Option<f64>,
     epochs_without_improvement: usize,
+    /// Early stopping's best epoch (checkpoints from before it was saved lack it).
+    #[serde(default)]
+    best_epoch: Option<usize>,
 }
 
 const STATE_TENSOR: &str = "trainbook/state";
+/// Early stopping's best weights so far, saved in the last checkpoint under this prefix so that
+/// a resumed run can still restore them (the best epoch may be from before the resume).
+const BEST_PREFIX: &str = "trainbook/best/";
 
 /// Mutable state of one run.
 struct Run {
@@ -585,6 +591,7 @@ impl Trainer {
             plateau: run.plateau.clone(),
             monitor_best: run.monitor_best,
             epochs_without_improvement: run.epochs_without_improvement,
+            best_epoch: run.best_epoch,
         };
         let json = serde_json::to_vec(&state)?;
         let length = json.len();
@@ -593,7 +600,14 @@ impl Trainer {
             Tensor::from_vec(json, length, &Device::Cpu)?,
         );
         if checkpoints.keep_last {
-            save_tensors_atomically(&tensors, &checkpoints.last_path())?;
+            let mut last = tensors.clone();
+            if let Some(best) = &run.best_weights {
+                last.extend(
+                    best.iter()
+                        .map(|(name, value)| (format!("{BEST_PREFIX}{name}"), value.clone())),
+                );
+            }
+            save_tensors_atomically(&last, &checkpoints.last_path())?;
         }
         if checkpoints.keep_best > 0 {
             if let Some(value) = checkpoints.monitor.value(record) {
@@ -658,7 +672,17 @@ impl Trainer {
         run.monitor_best = state.monitor_best;
         run.epochs_without_improvement = state.epochs_without_improvement;
         if self.early_stopping.is_some() {
-            run.best_epoch = run.history.best_epoch();
+            run.best_epoch = state.best_epoch.or_else(|| run.history.best_epoch());
+            let best: HashMap<String, Tensor> = tensors
+                .iter()
+                .filter_map(|(name, value)| {
+                    let name = name.strip_prefix(BEST_PREFIX)?;
+                    Some((name.to_string(), value.clone()))
+                })
+                .collect();
+            if !best.is_empty() {
+                run.best_weights = Some(best);
+            }
         }
         Ok(())
     }
