@@ -111,9 +111,12 @@ try:
             time.sleep(0.2)
         fail(f"timed out waiting for {what}")
 
-    # The kernel is ready when the status bar says Idle.
-    wait_for(lambda: "Idle" in driver.find_element(By.CSS_SELECTOR, ".jp-StatusBar-Widget").text
-             or "Idle" in driver.page_source, 120, "the Trainbook kernel to become idle")
+    # The kernel is ready when the status bar's kernel item says Idle. Only that item: "Idle" in
+    # the page source matched before the kernel answered, Run All then queued every cell against a
+    # kernel JupyterLab still showed as "Unknown", and nothing ran (seen once in four runs).
+    wait_for(lambda: any("Trainbook" in w.text and "Idle" in w.text
+                         for w in driver.find_elements(By.CSS_SELECTOR, ".jp-StatusBar-Widget")),
+             240, "the Trainbook kernel to become idle")
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), 30, "cells")
 
     def click_menu(top, item):
