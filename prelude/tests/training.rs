@@ -299,7 +299,10 @@ fn linear_svm_with_hinge_loss_classifies_digits() {
     println!("linear SVM (hinge) digits accuracy {accuracy}");
     // scikit-learn's LinearSVC(loss="hinge") on the same pixels (/16): 0.964, the mean over five
     // stratified 75/25 splits.
-    assert!(accuracy >= 0.954, "{accuracy}: more than one point below scikit-learn");
+    assert!(
+        accuracy >= 0.954,
+        "{accuracy}: more than one point below scikit-learn"
+    );
     let losses: Vec<f64> = fit.history.epochs.iter().map(|e| e.train_loss).collect();
     assert!(losses[29] < losses[0] * 0.5, "{losses:?}");
 }

@@ -87,16 +87,43 @@ impl Render for CvResult {
     }
 }
 
-/// Runs `fit_and_score(train, test)` -> (test score, train score, fit seconds, score seconds)
-/// on every fold.
-fn run_folds(
-    model: String,
+/// What cross-validation needs of a model, whatever its targets are.
+trait FoldModel<Y> {
+    fn fit_fold(&mut self, x: &Matrix, y: &[Y]) -> Result<()>;
+    fn score_fold(&self, x: &Matrix, y: &[Y]) -> Result<f64>;
+}
+
+impl FoldModel<usize> for Box<dyn Classifier> {
+    fn fit_fold(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
+        self.fit(x, y)
+    }
+    fn score_fold(&self, x: &Matrix, y: &[usize]) -> Result<f64> {
+        self.score(x, y)
+    }
+}
+
+impl FoldModel<f64> for Box<dyn Regressor> {
+    fn fit_fold(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
+        self.fit(x, y)
+    }
+    fn score_fold(&self, x: &Matrix, y: &[f64]) -> Result<f64> {
+        self.score(x, y)
+    }
+}
+
+/// Fits a fresh model on each fold's training rows, scores it on the test rows (and on the
+/// training rows when `with_train`; NaN otherwise), and times both.
+fn run_folds<M: FoldModel<Y>, Y: Copy>(
+    name: String,
     metric: &str,
+    fresh: &dyn Fn() -> M,
+    x: &Matrix,
+    y: &[Y],
     folds: &[(Vec<usize>, Vec<usize>)],
-    mut fit_and_score: impl FnMut(&[usize], &[usize]) -> Result<(f64, f64, f64, f64)>,
+    with_train: bool,
 ) -> Result<CvResult> {
     let mut result = CvResult {
-        model,
+        model: name,
         metric: metric.to_string(),
         test_scores: vec![],
         train_scores: vec![],
@@ -104,12 +131,27 @@ fn run_folds(
         score_times: vec![],
     };
     for (i, (train, test)) in folds.iter().enumerate() {
-        let (test_score, train_score, fit_time, score_time) =
-            fit_and_score(train, test).with_context(|| format!("fold {i}"))?;
-        result.test_scores.push(test_score);
-        result.train_scores.push(train_score);
-        result.fit_times.push(fit_time);
-        result.score_times.push(score_time);
+        let mut fold = || -> Result<()> {
+            let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
+            let y_train: Vec<Y> = train.iter().map(|&r| y[r]).collect();
+            let y_test: Vec<Y> = test.iter().map(|&r| y[r]).collect();
+            let mut fold_model = fresh();
+            let start = Instant::now();
+            fold_model.fit_fold(&x_train, &y_train).context("fitting")?;
+            result.fit_times.push(start.elapsed().as_secs_f64());
+            let start = Instant::now();
+            result
+                .test_scores
+                .push(fold_model.score_fold(&x_test, &y_test)?);
+            result.score_times.push(start.elapsed().as_secs_f64());
+            result.train_scores.push(if with_train {
+                fold_model.score_fold(&x_train, &y_train)?
+            } else {
+                f64::NAN
+            });
+            Ok(())
+        };
+        fold().with_context(|| format!("fold {i}"))?;
     }
     Ok(result)
 }
@@ -124,36 +166,15 @@ pub fn cross_validate(
     y: &[usize],
     folds: &[(Vec<usize>, Vec<usize>)],
 ) -> Result<CvResult> {
-    classifier_folds(model, x, y, folds, true)
-}
-
-/// Scoring the training rows costs as much as predicting them, so `cross_val_score` (which
-/// returns only test scores, as scikit-learn's) skips it.
-fn classifier_folds(
-    model: &dyn Classifier,
-    x: &Matrix,
-    y: &[usize],
-    folds: &[(Vec<usize>, Vec<usize>)],
-    with_train: bool,
-) -> Result<CvResult> {
-    run_folds(model.name(), "accuracy", folds, |train, test| {
-        let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
-        let y_train: Vec<usize> = train.iter().map(|&r| y[r]).collect();
-        let y_test: Vec<usize> = test.iter().map(|&r| y[r]).collect();
-        let mut fold_model = model.unfitted();
-        let start = Instant::now();
-        fold_model.fit(&x_train, &y_train).context("fitting")?;
-        let fit_time = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let test_score = fold_model.score(&x_test, &y_test)?;
-        let score_time = start.elapsed().as_secs_f64();
-        let train_score = if with_train {
-            fold_model.score(&x_train, &y_train)?
-        } else {
-            f64::NAN
-        };
-        Ok((test_score, train_score, fit_time, score_time))
-    })
+    run_folds(
+        model.name(),
+        "accuracy",
+        &|| model.unfitted(),
+        x,
+        y,
+        folds,
+        true,
+    )
 }
 
 /// Test accuracy of each of `n_splits` stratified folds (scikit-learn's `cross_val_score` for
@@ -174,7 +195,18 @@ pub fn cross_val_score(
 ) -> Result<Vec<f64>> {
     let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
     let folds = StratifiedKFold::new(n_splits).split_rows(&labels)?;
-    Ok(classifier_folds(model, x, y, &folds, false)?.test_scores)
+    // Scoring the training rows costs as much as predicting them: skipped here, since only
+    // the test scores are returned (as scikit-learn's).
+    let result = run_folds(
+        model.name(),
+        "accuracy",
+        &|| model.unfitted(),
+        x,
+        y,
+        &folds,
+        false,
+    )?;
+    Ok(result.test_scores)
 }
 
 /// [`cross_validate`] for a regressor: R² on each fold's test and training rows.
@@ -193,34 +225,7 @@ pub fn cross_validate_regressor(
     y: &[f64],
     folds: &[(Vec<usize>, Vec<usize>)],
 ) -> Result<CvResult> {
-    regressor_folds(model, x, y, folds, true)
-}
-
-fn regressor_folds(
-    model: &dyn Regressor,
-    x: &Matrix,
-    y: &[f64],
-    folds: &[(Vec<usize>, Vec<usize>)],
-    with_train: bool,
-) -> Result<CvResult> {
-    run_folds(model.name(), "R²", folds, |train, test| {
-        let (x_train, x_test) = (x.select_rows(train)?, x.select_rows(test)?);
-        let y_train: Vec<f64> = train.iter().map(|&r| y[r]).collect();
-        let y_test: Vec<f64> = test.iter().map(|&r| y[r]).collect();
-        let mut fold_model = model.unfitted();
-        let start = Instant::now();
-        fold_model.fit(&x_train, &y_train).context("fitting")?;
-        let fit_time = start.elapsed().as_secs_f64();
-        let start = Instant::now();
-        let test_score = fold_model.score(&x_test, &y_test)?;
-        let score_time = start.elapsed().as_secs_f64();
-        let train_score = if with_train {
-            fold_model.score(&x_train, &y_train)?
-        } else {
-            f64::NAN
-        };
-        Ok((test_score, train_score, fit_time, score_time))
-    })
+    run_folds(model.name(), "R²", &|| model.unfitted(), x, y, folds, true)
 }
 
 /// Test R² of each of `n_splits` folds in row order (scikit-learn's `cross_val_score` for a
@@ -240,5 +245,16 @@ pub fn cross_val_score_regressor(
     n_splits: usize,
 ) -> Result<Vec<f64>> {
     let folds = KFold::new(n_splits).split_rows(x.rows())?;
-    Ok(regressor_folds(model, x, y, &folds, false)?.test_scores)
+    // Scoring the training rows costs as much as predicting them: skipped here, since only
+    // the test scores are returned (as scikit-learn's).
+    let result = run_folds(
+        model.name(),
+        "R²",
+        &|| model.unfitted(),
+        x,
+        y,
+        &folds,
+        false,
+    )?;
+    Ok(result.test_scores)
 }
