@@ -48,7 +48,16 @@ impl Dendrogram {
     /// A dendrogram of scipy-style merges (as from
     /// [`AgglomerativeClustering::merges`](crate::models::AgglomerativeClustering::merges)):
     /// all leaves shown, one colour.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let err = Dendrogram::new("one sample", &[]).unwrap_err().to_string();
+    /// assert!(err.contains("at least one merge"));
+    /// ```
     pub fn new(title: &str, merges: &[Merge]) -> Result<Dendrogram> {
+        if merges.is_empty() {
+            bail!("a dendrogram needs at least one merge (two samples); {title:?} has none");
+        }
         let n = merges.len() + 1;
         for (i, m) in merges.iter().enumerate() {
             if m.left >= n + i || m.right >= n + i || m.left == m.right {

@@ -88,11 +88,12 @@ impl LogisticRegression {
     /// ```
     pub fn coefficients(&self) -> Result<Matrix> {
         self.check_fitted(None)?;
-        Matrix::new(
-            self.coef.len() / self.n_features,
-            self.n_features,
-            self.coef.clone(),
-        )
+        let rows = if self.n_classes == 2 {
+            1
+        } else {
+            self.n_classes
+        };
+        Matrix::new(rows, self.n_features, self.coef.clone())
     }
 
     /// The intercepts after `fit` (one for two classes, one per class above).
