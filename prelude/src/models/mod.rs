@@ -7,7 +7,7 @@ mod kmeans;
 mod linear;
 mod matrix;
 mod scaled;
-mod solve;
+pub(crate) mod solve;
 mod svm;
 mod tree;
 

@@ -1,42 +1,63 @@
-//! Small dense solvers the linear models share: Cholesky for Newton steps and least squares,
+//! Small dense solvers: Cholesky (the Gaussian process, Newton steps, least squares) and
 //! L-BFGS for objectives with too many parameters for a Hessian.
 
-/// Solves `a x = b` in place for a symmetric positive definite `a` (n x n, row-major; its lower
-/// triangle is overwritten with the factor). Returns false when `a` is not positive definite.
-pub(crate) fn cholesky_solve(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
+/// In-place Cholesky of a row-major n x n matrix: `a` becomes the lower factor L (upper
+/// triangle zeroed). Returns false when `a` is not positive definite.
+pub(crate) fn cholesky(a: &mut [f64], n: usize) -> bool {
     for j in 0..n {
-        let mut diagonal = a[j * n + j];
+        let mut d = a[j * n + j];
         for k in 0..j {
-            diagonal -= a[j * n + k] * a[j * n + k];
+            d -= a[j * n + k] * a[j * n + k];
         }
-        if diagonal <= 0.0 || !diagonal.is_finite() {
+        if d <= 0.0 || !d.is_finite() {
             return false;
         }
-        let diagonal = diagonal.sqrt();
-        a[j * n + j] = diagonal;
+        let d = d.sqrt();
+        a[j * n + j] = d;
         for i in j + 1..n {
-            let mut v = a[i * n + j];
+            let mut s = a[i * n + j];
             for k in 0..j {
-                v -= a[i * n + k] * a[j * n + k];
+                s -= a[i * n + k] * a[j * n + k];
             }
-            a[i * n + j] = v / diagonal;
+            a[i * n + j] = s / d;
         }
-    }
-    for i in 0..n {
-        let mut v = b[i];
-        for k in 0..i {
-            v -= a[i * n + k] * b[k];
+        for k in j + 1..n {
+            a[j * n + k] = 0.0;
         }
-        b[i] = v / a[i * n + i];
-    }
-    for i in (0..n).rev() {
-        let mut v = b[i];
-        for k in i + 1..n {
-            v -= a[k * n + i] * b[k];
-        }
-        b[i] = v / a[i * n + i];
     }
     true
+}
+
+/// Solves L z = b (forward substitution).
+pub(crate) fn forward(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+    let mut z = vec![0.0; n];
+    for i in 0..n {
+        let mut s = b[i];
+        for k in 0..i {
+            s -= l[i * n + k] * z[k];
+        }
+        z[i] = s / l[i * n + i];
+    }
+    z
+}
+
+/// Solves Lᵀ z = b (back substitution).
+pub(crate) fn backward(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
+    let mut z = vec![0.0; n];
+    for i in (0..n).rev() {
+        let mut s = b[i];
+        for k in i + 1..n {
+            s -= l[k * n + i] * z[k];
+        }
+        z[i] = s / l[i * n + i];
+    }
+    z
+}
+
+/// Solves `a x = b` for a symmetric positive definite `a` (n x n, row-major; overwritten with
+/// its factor). None when `a` is not positive definite.
+pub(crate) fn cholesky_solve(a: &mut [f64], n: usize, b: &[f64]) -> Option<Vec<f64>> {
+    cholesky(a, n).then(|| backward(a, n, &forward(a, n, b)))
 }
 
 /// [`cholesky_solve`], adding a growing multiple of the mean diagonal when `a` is only
@@ -48,8 +69,7 @@ pub(crate) fn solve_with_jitter(a: &[f64], n: usize, b: &[f64]) -> Option<Vec<f6
         for i in 0..n {
             factor[i * n + i] += jitter * scale.max(1e-300);
         }
-        let mut x = b.to_vec();
-        if cholesky_solve(&mut factor, n, &mut x) {
+        if let Some(x) = cholesky_solve(&mut factor, n, b) {
             return Some(x);
         }
     }
@@ -182,11 +202,10 @@ mod tests {
     #[test]
     fn cholesky_solves_and_rejects_indefinite() {
         let mut a = vec![4.0, 2.0, 2.0, 3.0];
-        let mut b = vec![2.0, 1.0];
-        assert!(cholesky_solve(&mut a, 2, &mut b));
+        let b = cholesky_solve(&mut a, 2, &[2.0, 1.0]).unwrap();
         assert!((b[0] - 0.5).abs() < 1e-12 && b[1].abs() < 1e-12);
         let mut a = vec![1.0, 2.0, 2.0, 1.0];
-        assert!(!cholesky_solve(&mut a, 2, &mut [1.0, 1.0]));
+        assert!(cholesky_solve(&mut a, 2, &[1.0, 1.0]).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! scale per parameter (ARD), fitted by maximising the marginal likelihood, and expected
 //! improvement maximised over random and local candidates. Points live in the unit cube.
 
+use crate::models::solve::{backward, cholesky, forward};
 use crate::random::Rng;
 
 /// Kernel hyperparameters, in log space.
@@ -46,58 +47,6 @@ fn matern52(a: &[f64], b: &[f64], hyper_lengths: &[f64], signal: f64) -> f64 {
         .sum();
     let r = (5.0 * r2).sqrt();
     signal * (1.0 + r + 5.0 / 3.0 * r2) * (-r).exp()
-}
-
-/// In-place Cholesky of a row-major n×n matrix; false when not positive definite.
-fn cholesky(a: &mut [f64], n: usize) -> bool {
-    for j in 0..n {
-        let mut d = a[j * n + j];
-        for k in 0..j {
-            d -= a[j * n + k] * a[j * n + k];
-        }
-        if d <= 0.0 || !d.is_finite() {
-            return false;
-        }
-        let d = d.sqrt();
-        a[j * n + j] = d;
-        for i in j + 1..n {
-            let mut s = a[i * n + j];
-            for k in 0..j {
-                s -= a[i * n + k] * a[j * n + k];
-            }
-            a[i * n + j] = s / d;
-        }
-        for k in j + 1..n {
-            a[j * n + k] = 0.0;
-        }
-    }
-    true
-}
-
-/// Solves L z = b (forward substitution).
-fn forward(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; n];
-    for i in 0..n {
-        let mut s = b[i];
-        for k in 0..i {
-            s -= l[i * n + k] * z[k];
-        }
-        z[i] = s / l[i * n + i];
-    }
-    z
-}
-
-/// Solves Lᵀ z = b (back substitution).
-fn backward(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; n];
-    for i in (0..n).rev() {
-        let mut s = b[i];
-        for k in i + 1..n {
-            s -= l[k * n + i] * z[k];
-        }
-        z[i] = s / l[i * n + i];
-    }
-    z
 }
 
 /// The factorisation and the negative log marginal likelihood, or None when singular.
