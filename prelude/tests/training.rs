@@ -419,9 +419,11 @@ fn resume_from_a_checkpoint_continues_the_same_run() {
     let d = digits(64, false);
     let folder = std::env::temp_dir().join(format!("trainbook-ckpt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&folder);
+    // With dropout, so the resumed epochs must draw the masks the straight run drew.
     let make = || {
         Mlp::new(
             MlpConfig::classifier(64, &[32], 10)
+                .dropout(0.2)
                 .seed(3)
                 .device(&Device::Cpu),
         )

@@ -260,6 +260,14 @@ impl Network for Cnn {
         self.output.forward(&x)
     }
 
+    fn seed_epoch(&self, epoch: usize) {
+        for layer in &self.layers {
+            if let Layer::Dropout(dropout) = layer {
+                dropout.seed_epoch(epoch);
+            }
+        }
+    }
+
     fn parameters(&self) -> &Parameters {
         &self.params
     }

@@ -69,6 +69,7 @@ impl Activation {
 #[derive(Debug)]
 pub struct Dropout {
     rate: f64,
+    seed: u64,
     rng: Mutex<Rng>,
 }
 
@@ -77,8 +78,28 @@ impl Dropout {
     pub fn new(rate: f64, seed: u64) -> Dropout {
         Dropout {
             rate: rate.clamp(0.0, 0.99),
+            seed,
             rng: Mutex::new(Rng::new(seed)),
         }
+    }
+
+    /// Restarts the masks at stream `epoch` of this dropout's seed: the trainer does this at
+    /// every epoch's start, so an epoch's masks depend only on the seed and the epoch, and a
+    /// run resumed from a checkpoint draws what a run that never stopped would have drawn.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let dropout = Dropout::new(0.5, 7);
+    /// let x = Tensor::ones((1, 64), DType::F32, &Device::Cpu).unwrap();
+    /// dropout.seed_epoch(3);
+    /// let first = dropout.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap();
+    /// dropout.forward_t(&x, true).unwrap(); // later batches move the stream on
+    /// dropout.seed_epoch(3);
+    /// assert_eq!(dropout.forward_t(&x, true).unwrap().to_vec2::<f32>().unwrap(), first);
+    /// ```
+    pub fn seed_epoch(&self, epoch: usize) {
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) =
+            Rng::new(self.seed).fork(epoch as u64);
     }
 
     /// The share of values dropped in training.

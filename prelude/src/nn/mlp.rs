@@ -210,6 +210,12 @@ impl Network for Mlp {
         self.output.forward(&x)
     }
 
+    fn seed_epoch(&self, epoch: usize) {
+        for dropout in self.hidden.iter().filter_map(|b| b.dropout.as_ref()) {
+            dropout.seed_epoch(epoch);
+        }
+    }
+
     fn parameters(&self) -> &Parameters {
         &self.params
     }

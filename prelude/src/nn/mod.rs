@@ -83,6 +83,10 @@ pub trait Network: Send + Sync {
     fn head(&self) -> Head;
     /// The shape of one input sample (without the batch dimension).
     fn input_shape(&self) -> Vec<usize>;
+    /// Sets every dropout layer's masks to their stream for `epoch` (see
+    /// [`Dropout::seed_epoch`]); the trainer calls it as each epoch starts. Models without
+    /// dropout have nothing to do.
+    fn seed_epoch(&self, _epoch: usize) {}
     /// F32 features for most models; U32 ids for models that start with an embedding.
     fn input_dtype(&self) -> DType {
         DType::F32

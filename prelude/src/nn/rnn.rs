@@ -193,6 +193,12 @@ impl Network for Rnn {
         self.output.forward(&last)
     }
 
+    fn seed_epoch(&self, epoch: usize) {
+        for dropout in &self.dropouts {
+            dropout.seed_epoch(epoch);
+        }
+    }
+
     fn parameters(&self) -> &Parameters {
         &self.params
     }

@@ -433,6 +433,7 @@ impl Trainer {
             let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
             let mut lr = self.optimizer.learning_rate;
             position.epoch = epoch + 1;
+            model.seed_epoch(epoch);
             for (b, batch) in train.epoch(epoch).enumerate() {
                 let (x, y) = batch?;
                 let n = x.dim(0)?;
