@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use trainbook_tests::{of_type, result_text, stream_text, Channel, Client, Kernel};
+use trainbook_tests::{
+    cache_root, of_type, result_text, stream_text, waiting_standbys, Channel, Client, Kernel,
+};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -608,14 +610,6 @@ fn assert_reused(
     );
 }
 
-fn cache_root() -> std::path::PathBuf {
-    std::env::var_os("TRAINBOOK_CACHE_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/trainbook")
-        })
-}
-
 fn kernel_work_dir(pid: u32) -> std::path::PathBuf {
     std::fs::read_dir(cache_root().join("kernels"))
         .unwrap()
@@ -682,6 +676,119 @@ async fn restarted_and_concurrent_kernels_reuse_the_compiled_prelude() {
         "restarted kernel answered its first cell after {:?}",
         started.elapsed()
     );
+}
+
+async fn wait_until<T>(what: &str, timeout: Duration, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Under a Jupyter server a kernel leaves a warm standby behind, and the next launch (a restart,
+/// another notebook) adopts it instead of starting an evaluator: its cells run in the standby's
+/// process, in the new launch's folder, and it dies with its launcher as a kernel must.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_adopts_the_warm_standby_kernel() {
+    let server = std::process::id();
+    let before = waiting_standbys();
+    let folder = |name: &str| {
+        let dir = std::env::temp_dir().join(format!("trainbook-{name}-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.canonicalize().unwrap()
+    };
+    let (dir_a, dir_b) = (folder("first"), folder("second"));
+    let where_cells_run = "(std::os::unix::process::parent_id(), \
+                           std::env::current_dir().unwrap().display().to_string())";
+
+    // Nothing to adopt yet: the first kernel starts its own evaluator (its runner is the
+    // launcher's child) and starts a standby once it is ready.
+    let first = Kernel::start_under_jupyter(server, &dir_a).unwrap();
+    let mut c1 = first.connect().await.unwrap();
+    let (reply, iopub) = c1
+        .execute_within(where_cells_run, Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(
+        result_text(&iopub).unwrap(),
+        format!("({}, {:?})", first.child.id(), dir_a.display().to_string())
+    );
+    let standby = wait_until("a standby kernel", Duration::from_secs(60), || {
+        waiting_standbys().into_iter().find(|p| !before.contains(p))
+    })
+    .await;
+
+    // The second launch adopts it.
+    let mut second = Kernel::start_under_jupyter(server, &dir_b).unwrap();
+    let mut c2 = second.connect().await.unwrap();
+    let (reply, iopub) = c2
+        .execute_within(where_cells_run, Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(
+        result_text(&iopub).unwrap(),
+        format!("({standby}, {:?})", dir_b.display().to_string()),
+        "the cell should run in the standby's runner, in the second launch's folder"
+    );
+    // The warm-up left nothing behind, and variables work as in any kernel.
+    let (_, iopub) = c2.execute("let answer = 40;\nanswer + 2").await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("42"));
+    let (reply, _) = c2.execute("trainbook_warm_up").await.unwrap();
+    assert_eq!(
+        reply["content"]["status"], "error",
+        "the warm-up variable leaked"
+    );
+    // The two kernels share nothing.
+    let (reply, _) = c1.execute("answer").await.unwrap();
+    assert_eq!(
+        reply["content"]["status"], "error",
+        "the first kernel saw the second's variable"
+    );
+
+    // A replacement waits for the next launch.
+    let replacement = wait_until("a replacement standby", Duration::from_secs(30), || {
+        waiting_standbys()
+            .into_iter()
+            .find(|p| !before.contains(p) && *p != standby)
+    })
+    .await;
+
+    // Jupyter kills a kernel that does not shut down: the adopted standby goes with its launcher.
+    second.child.kill().unwrap();
+    second.child.wait().unwrap();
+    wait_until(
+        "the adopted kernel to exit",
+        Duration::from_secs(10),
+        || (!std::path::Path::new(&format!("/proc/{standby}")).exists()).then_some(()),
+    )
+    .await;
+
+    drop(c1);
+    drop(first);
+    // The replacement would exit with the test process (its "server"); stop it now so that it
+    // does not share the cores with the other tests.
+    let _ = std::process::Command::new("kill")
+        .arg(replacement.to_string())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir_a);
+    let _ = std::fs::remove_dir_all(&dir_b);
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ mod notebook;
 mod protocol;
 mod runner;
 mod server;
+mod standby;
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -28,10 +29,13 @@ USAGE:
 ENVIRONMENT:
     TRAINBOOK_PRELUDE_DIR   the prelude crate to load (default: the one it was built with)
     TRAINBOOK_CACHE_DIR     build cache (default ~/.cache/trainbook)
+    TRAINBOOK_STANDBY       warm standby kernels kept under a Jupyter server (default 1, 0 = off)
+    TRAINBOOK_STANDBY_TTL   seconds an unclaimed standby waits before it exits (default 14400)
     JUPYTER_DATA_DIR        where --user installs the kernelspec
 ";
 
 fn main() {
+    standby::remember_launch_env();
     // evcxr re-executes this binary to run compiled cells; in that role we never return.
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
         runner::host::prepare_runner_process();
@@ -84,7 +88,16 @@ fn run_cli() -> Result<()> {
                 [file] if !file.starts_with('-') => file,
                 _ => bail!("usage: trainbook kernel --connection-file FILE"),
             };
-            server::run(&PathBuf::from(file))
+            standby::launch_kernel(&PathBuf::from(file))
+        }
+        // Started by a kernel launcher, not by people: see `standby`.
+        "standby" => {
+            let log = match rest {
+                [flag, file] if flag == "--log" => Some(PathBuf::from(file)),
+                [] => None,
+                _ => bail!("usage: trainbook standby [--log FILE]"),
+            };
+            standby::run_standby(log)
         }
         "install" => {
             let location = location(rest)?.unwrap_or(install::Location::User);

@@ -57,6 +57,66 @@ fn free_port() -> u16 {
     }
 }
 
+/// Trainbook's build cache: `$TRAINBOOK_CACHE_DIR` or `~/.cache/trainbook`.
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("TRAINBOOK_CACHE_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/trainbook"))
+}
+
+/// Standby kernels waiting to be adopted (warm or still warming), by process id.
+pub fn waiting_standbys() -> Vec<u32> {
+    let mut pids: Vec<u32> = standby_files()
+        .iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            name.strip_prefix("ready-")?
+                .strip_suffix(".sock")?
+                .parse()
+                .ok()
+        })
+        .filter(|pid: &u32| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// Waiting standby kernels whose evaluator is ready (their log, `standby-<pid>.log`, says so;
+/// it goes away when a standby is adopted or exits).
+pub fn warm_standbys() -> usize {
+    let waiting = waiting_standbys();
+    standby_files()
+        .iter()
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            name.strip_prefix("standby-")
+                .and_then(|rest| rest.strip_suffix(".log"))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| waiting.contains(&pid))
+        })
+        .filter(|path| {
+            std::fs::read_to_string(path).is_ok_and(|log| log.contains("evaluator ready"))
+        })
+        .count()
+}
+
+/// Stops every waiting standby kernel (they would otherwise live as long as their "server").
+pub fn stop_standbys() {
+    for pid in waiting_standbys() {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+}
+
+fn standby_files() -> Vec<PathBuf> {
+    let Ok(keys) = std::fs::read_dir(cache_root().join("standby")) else {
+        return Vec::new();
+    };
+    keys.flatten()
+        .filter_map(|key| std::fs::read_dir(key.path()).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .collect()
+}
+
 pub struct Kernel {
     pub child: Child,
     pub key: String,
@@ -65,10 +125,32 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// A kernel started as a plain process: no Jupyter server above it, so no standby kernels
+    /// (see `start_under_jupyter`).
     pub fn start() -> Result<Kernel> {
         let mut command = Command::new(trainbook_bin());
-        command.args(["kernel", "--connection-file"]);
+        command
+            .args(["kernel", "--connection-file"])
+            .env_remove("JPY_PARENT_PID");
         Self::start_command(command)
+    }
+
+    /// A kernel launched as Jupyter launches it: `server_pid` stands for the Jupyter server
+    /// (`JPY_PARENT_PID`), `cwd` for the notebook's folder, and one standby kernel is kept.
+    pub fn start_under_jupyter(server_pid: u32, cwd: &std::path::Path) -> Result<Kernel> {
+        let mut command = Self::under_jupyter(server_pid, 1);
+        command.current_dir(cwd);
+        Self::start_command(command)
+    }
+
+    /// The command Jupyter runs for a Trainbook kernel, with `standbys` kept waiting.
+    pub fn under_jupyter(server_pid: u32, standbys: usize) -> Command {
+        let mut command = Command::new(trainbook_bin());
+        command
+            .args(["kernel", "--connection-file"])
+            .env("JPY_PARENT_PID", server_pid.to_string())
+            .env("TRAINBOOK_STANDBY", standbys.to_string());
+        command
     }
 
     /// Starts any kernel: `command` gets the connection file's path appended (e.g. evcxr_jupyter

@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --release --locked -p trainbook-bench --bin latency -- [--runs 7] [--only trainbook|evcxr]
 //! ```
+//! Trainbook kernels are launched as Jupyter launches them (`JPY_PARENT_PID` is this process),
+//! so starts are measured both cold (no standby kernel waiting: the first kernel under a
+//! Jupyter server) and adopting a warm standby (a restart, the next notebook).
 //! evcxr_jupyter comes from `cargo install --locked evcxr_jupyter --version 0.22.0` (not part
 //! of CI). Its build directory is kept in `~/.cache/trainbook/bench-evcxr` so that only the
 //! first run pays for compiling polars and candle; that first build time is printed when it
@@ -14,7 +17,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use trainbook_tests::{Client, Kernel};
+use trainbook_tests::{stop_standbys, warm_standbys, Client, Kernel};
 
 /// The crates Trainbook's prelude builds on, loaded the evcxr way.
 const EVCXR_DEPS: &str = r#":dep polars = { version = "0.55", default-features = false, features = ["csv", "parquet", "json", "fmt", "random", "mode", "is_in", "strings", "abs", "round_series", "dtype-slim", "cum_agg", "rank"] }
@@ -53,6 +56,22 @@ const CELLS: &[Cell] = &[
         trainbook_only: true,
     },
 ];
+
+/// A kernel's first cell that binds a prelude type to a variable: evcxr's rust-analyzer loads
+/// the dependencies' trait impls for it (a standby does this while it waits).
+const FIRST_LET: &str = "let first = df!(\"a\" => [1, 2, 3]).unwrap();\nfirst.height()";
+
+/// Waits until `n` standby kernels have their evaluators ready.
+async fn wait_for_warm_standbys(n: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while warm_standbys() < n {
+        if Instant::now() > deadline {
+            bail!("{n} standby kernel(s) did not warm up within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -99,19 +118,28 @@ fn evcxr_binary() -> Option<PathBuf> {
     installed.exists().then_some(installed)
 }
 
-fn kernel_command(which: Which) -> Result<Command> {
+/// For Trainbook, how many standby kernels the launch keeps waiting.
+fn kernel_command(which: Which, standbys: usize) -> Result<Command> {
     Ok(match which {
-        Which::Trainbook => {
-            let mut command = Command::new(trainbook_tests::trainbook_bin());
-            command.args(["kernel", "--connection-file"]);
-            command
-        }
+        Which::Trainbook => Kernel::under_jupyter(std::process::id(), standbys),
         Which::Evcxr => {
             let binary = evcxr_binary().context("evcxr_jupyter is not installed")?;
             let dir = PathBuf::from(std::env::var("HOME")?).join(".cache/trainbook/bench-evcxr");
             std::fs::create_dir_all(&dir)?;
             let mut command = Command::new(binary);
             command.env("EVCXR_TMPDIR", dir).arg("--control_file");
+            // evcxr links cells against the dynamic libstd, whose folder the runner process
+            // cannot find from cells built in its nested target folder ("dlopen failed" on the
+            // first cell); the same library path Trainbook's runner sets for itself.
+            if let Ok(out) = Command::new("rustc")
+                .args(["--print", "target-libdir"])
+                .output()
+            {
+                command.env(
+                    "LD_LIBRARY_PATH",
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                );
+            }
             command
         }
     })
@@ -119,9 +147,9 @@ fn kernel_command(which: Which) -> Result<Command> {
 
 /// Starts a kernel and runs its set-up (evcxr: the `:dep` cell); returns the client and the
 /// seconds from process start to the first result.
-async fn start(which: Which) -> Result<(Kernel, Client, f64)> {
+async fn start(which: Which, standbys: usize) -> Result<(Kernel, Client, f64)> {
     let started = Instant::now();
-    let kernel = Kernel::start_command(kernel_command(which)?)?;
+    let kernel = Kernel::start_command(kernel_command(which, standbys)?)?;
     let mut client = kernel.connect_with(which == Which::Trainbook).await?;
     let first_cell = match which {
         Which::Trainbook => "1+1".to_string(),
@@ -140,28 +168,84 @@ async fn measure(which: Which, runs: usize) -> Result<Vec<(String, f64)>> {
         Which::Evcxr => "evcxr_jupyter 0.22",
     };
     let mut rows = Vec::new();
-    let mut starts = Vec::new();
+    let mut cold = Vec::new();
+    let mut first_let_cold = Vec::new();
+    stop_standbys();
     for _ in 0..3 {
-        let (kernel, client, seconds) = start(which).await?;
-        eprintln!("{label}: start to first result {seconds:.2} s");
-        starts.push(seconds);
+        let (kernel, mut client, seconds) = start(which, 0).await?;
+        eprintln!("{label}: cold start to first result {seconds:.2} s");
+        cold.push(seconds);
+        first_let_cold.push(
+            run_cell(&mut client, FIRST_LET, Duration::from_secs(300))
+                .await?
+                .0,
+        );
         drop(client);
         drop(kernel);
     }
     rows.push((
-        "start to first result (fresh kernel, 3 runs)".to_string(),
-        median(starts),
+        "start to first result, cold (3 runs)".to_string(),
+        median(cold),
+    ));
+    rows.push((
+        "first `let frame = df!(..)` cell, cold kernel".to_string(),
+        median(first_let_cold),
     ));
     if which == Which::Trainbook {
-        // Two notebooks opened at once: both must start without building anything.
-        let (a, b) = tokio::join!(start(which), start(which));
-        let (a, b) = (a?, b?);
+        // Restarts: each new launch adopts the standby the previous one left warming.
+        let (mut kernel, mut client, _) = start(which, 1).await?;
+        let mut adopted = Vec::new();
+        let mut first_let_adopted = Vec::new();
+        for _ in 0..3 {
+            wait_for_warm_standbys(1).await?;
+            drop(client);
+            drop(kernel);
+            let (k, mut c, seconds) = start(which, 1).await?;
+            eprintln!("{label}: restart adopting a warm standby, first result {seconds:.2} s");
+            adopted.push(seconds);
+            first_let_adopted.push(
+                run_cell(&mut c, FIRST_LET, Duration::from_secs(300))
+                    .await?
+                    .0,
+            );
+            (kernel, client) = (k, c);
+        }
         rows.push((
-            "start to first result, 2 kernels at once (slower of the two)".to_string(),
-            a.2.max(b.2),
+            "start to first result, adopting a warm standby (restart; 3 runs)".to_string(),
+            median(adopted),
         ));
+        rows.push((
+            "first `let frame = df!(..)` cell, adopted kernel".to_string(),
+            median(first_let_adopted),
+        ));
+        // Two notebooks opened at once, with the default one standby and with two.
+        for standbys in [1, 2] {
+            wait_for_warm_standbys(standbys).await?;
+            let (a, b) = tokio::join!(start(which, standbys), start(which, standbys));
+            let (a, b) = (a?, b?);
+            eprintln!(
+                "{label}: two at once with {standbys} standby(s): {:.2} s and {:.2} s",
+                a.2, b.2
+            );
+            rows.push((
+                format!(
+                    "start to first result, 2 kernels at once, {standbys} standby(s) waiting \
+                     (slower of the two)"
+                ),
+                a.2.max(b.2),
+            ));
+            if standbys == 1 {
+                // Keep one launched with TRAINBOOK_STANDBY=2 running to fill the pool of two.
+                drop((a, b));
+                let (k, c, _) = start(which, 2).await?;
+                (kernel, client) = (k, c);
+            }
+        }
+        drop(client);
+        drop(kernel);
+        stop_standbys();
     }
-    let (_kernel, mut client, _) = start(which).await?;
+    let (_kernel, mut client, _) = start(which, 0).await?;
     for cell in CELLS {
         if cell.trainbook_only && which != Which::Trainbook {
             continue;

@@ -54,7 +54,7 @@ pub fn kernels_root() -> Result<PathBuf> {
 
 /// Creates `dir` (mode 0700) or checks that an existing one is ours and private: another user
 /// who can write there could swap in code that our kernel would run.
-pub(super) fn private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
@@ -111,6 +111,11 @@ impl PreludeCache {
             sources_mtime: newest_mtime(&prelude)?,
             prelude,
         })
+    }
+
+    /// Names this build of the prelude: its content key and the age of its files.
+    pub fn identity(&self) -> String {
+        format!("{} {}", self.template.display(), self.sources_mtime)
     }
 
     pub fn template_dir(&self) -> &Path {

@@ -6,7 +6,8 @@ pub mod host;
 mod progress;
 mod workspace;
 
-pub use cache::{prelude_dir, PreludeCache};
+pub(crate) use cache::private_dir;
+pub use cache::{cache_root, prelude_dir, PreludeCache};
 pub use forward::{Output, OutputSink};
 
 use anyhow::Result;
@@ -91,6 +92,10 @@ impl InterruptHandle {
                 return;
             }
         });
+    }
+
+    pub fn runner_pid(&self) -> u32 {
+        self.process.lock().unwrap().id()
     }
 
     fn signal(&self, signal: libc::c_int) {
@@ -220,6 +225,39 @@ impl Runner {
             .execute("trainbook::runtime::attach();\nOk::<(), String>(())?;")
             .map_err(|e| anyhow::anyhow!("could not attach the prelude to the runner: {e}"))?;
         self.forwarder.flush();
+        Ok(())
+    }
+
+    /// Makes evcxr's rust-analyzer do now what a kernel's first `let` would otherwise wait for
+    /// (about 12 s on two cores: trait impls of polars and candle), then drops the variable.
+    pub fn warm_up(&mut self) -> Result<()> {
+        if self.prelude.is_none() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        // A String, so that `drop` moves it and evcxr forgets the variable.
+        let code = "let trainbook_warm_up = {\n\
+            let frame = df!(\"x\" => [1.0, 2.0]).unwrap();\n\
+            let tensor = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();\n\
+            format!(\"{} {}\", frame.height(), tensor.dims().len())\n};";
+        for step in [code, "drop(trainbook_warm_up);"] {
+            self.context
+                .execute(step)
+                .map_err(|e| anyhow::anyhow!("warm-up step {step:?} failed: {e}"))?;
+        }
+        log_phase("warmed up", started);
+        Ok(())
+    }
+
+    /// Sets the runner process's working directory (relative paths in cells resolve there).
+    pub fn set_working_dir(&mut self, dir: &Path) -> Result<()> {
+        let code = format!(
+            "std::env::set_current_dir({:?}).ok();",
+            dir.display().to_string()
+        );
+        self.context
+            .execute(&code)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
     }
 

@@ -27,6 +27,17 @@ pub enum Job {
     Variables {
         done: oneshot::Sender<Vec<(String, String)>>,
     },
+    /// Moves the runner process to the notebook's folder (an adopted standby started elsewhere).
+    SetWorkingDir { dir: std::path::PathBuf },
+}
+
+/// What the executor thread does around starting the runner.
+#[derive(Default)]
+pub struct StartHooks {
+    /// Load everything a first `let` needs before taking jobs (a standby's warm-up).
+    pub warm_up: bool,
+    /// Called once the runner is ready (or failed to start).
+    pub on_ready: Option<Box<dyn FnOnce() + Send>>,
 }
 
 #[derive(Clone)]
@@ -38,7 +49,7 @@ pub struct Executor {
 impl Executor {
     /// Starts the runner on its own thread. Start-up progress and errors go to `log` and are
     /// shown to the first cells that run.
-    pub fn start(options: RunnerOptions) -> Executor {
+    pub fn start(options: RunnerOptions, hooks: StartHooks) -> Executor {
         let (jobs, receiver) = std::sync::mpsc::channel::<Job>();
         let interrupt = Arc::new(Mutex::new(None));
         let interrupt_slot = interrupt.clone();
@@ -48,7 +59,12 @@ impl Executor {
                 let progress = |line: &str| eprintln!("[trainbook] {line}");
                 let started = std::time::Instant::now();
                 let mut runner = match Runner::start(options, &progress) {
-                    Ok(runner) => {
+                    Ok(mut runner) => {
+                        if hooks.warm_up {
+                            if let Err(e) = runner.warm_up() {
+                                eprintln!("[trainbook] warm-up failed (cells still run): {e:#}");
+                            }
+                        }
                         eprintln!(
                             "[trainbook] evaluator ready in {:.2} s",
                             started.elapsed().as_secs_f64()
@@ -61,6 +77,9 @@ impl Executor {
                         Err(format!("{e:#}"))
                     }
                 };
+                if let Some(on_ready) = hooks.on_ready {
+                    on_ready();
+                }
                 for job in receiver {
                     run_job(&mut runner, job);
                 }
@@ -71,6 +90,20 @@ impl Executor {
 
     pub fn submit(&self, job: Job) {
         let _ = self.jobs.send(job);
+    }
+
+    /// Moves the runner process's working directory to `dir`, after the jobs already queued.
+    pub fn set_working_dir(&self, dir: std::path::PathBuf) {
+        self.submit(Job::SetWorkingDir { dir });
+    }
+
+    /// The process running the cells, once the runner has started.
+    pub fn runner_pid(&self) -> Option<u32> {
+        self.interrupt
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|h| h.runner_pid())
     }
 
     pub fn interrupt(&self) {
@@ -115,6 +148,14 @@ fn run_job(runner: &mut Result<Runner, String>, job: Job) {
         }
         Job::Variables { done } => {
             let _ = done.send(runner.variables());
+        }
+        Job::SetWorkingDir { dir } => {
+            if let Err(e) = runner.set_working_dir(&dir) {
+                eprintln!(
+                    "[trainbook] could not move the runner to {}: {e:#}",
+                    dir.display()
+                );
+            }
         }
     }));
     if let Err(panic) = caught {

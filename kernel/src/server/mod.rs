@@ -2,13 +2,15 @@
 
 mod executor;
 
+pub use executor::{Executor, StartHooks};
+
 use crate::history::History;
 use crate::is_complete::{is_complete, Completeness};
 use crate::protocol::{ConnectionInfo, Message, Signer};
-use crate::runner::{CellOutcome, Output, OutputSink, RunnerOptions};
+use crate::runner::{CellOutcome, Output, OutputSink};
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use executor::{Executor, Job};
+use executor::Job;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,9 +31,8 @@ pub fn log(line: impl AsRef<str>) {
     );
 }
 
-/// Runs a kernel until it is asked to shut down.
-pub fn run(connection_file: &std::path::Path) -> Result<()> {
-    let info = ConnectionInfo::from_file(connection_file)?;
+/// Serves a kernel on `info`'s ports with a started executor, until it is asked to shut down.
+pub fn run(info: ConnectionInfo, executor: Executor) -> Result<()> {
     // Jupyter interrupts with a message; a Ctrl-C in the terminal that started Jupyter must not
     // kill the kernel.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
@@ -39,7 +40,7 @@ pub fn run(connection_file: &std::path::Path) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(serve(info))
+    runtime.block_on(serve(info, executor))
 }
 
 #[derive(Clone)]
@@ -73,7 +74,7 @@ async fn bind<S: Socket>(info: &ConnectionInfo, port: u16) -> Result<S> {
     Ok(socket)
 }
 
-async fn serve(info: ConnectionInfo) -> Result<()> {
+async fn serve(info: ConnectionInfo, executor: Executor) -> Result<()> {
     let signer = info.signer();
     let shell: zeromq::RouterSocket = bind(&info, info.shell_port).await?;
     let control: zeromq::RouterSocket = bind(&info, info.control_port).await?;
@@ -99,7 +100,7 @@ async fn serve(info: ConnectionInfo) -> Result<()> {
         signer,
         iopub: iopub_tx,
         stdin: stdin_tx,
-        executor: Executor::start(RunnerOptions::default()),
+        executor,
         history: Arc::new(Mutex::new(History::open())),
         comms: Arc::new(Mutex::new(HashMap::new())),
         execution_count: Arc::new(Mutex::new(0)),
