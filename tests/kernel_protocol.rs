@@ -702,20 +702,12 @@ async fn a_second_launch_adopts_the_warm_standby_kernel() {
         dir.canonicalize().unwrap()
     };
     let (dir_a, dir_b) = (folder("first"), folder("second"));
-    let where_cells_run = "(std::os::unix::process::parent_id(), \
-                           std::env::current_dir().unwrap().display().to_string())";
-
     // Nothing to adopt yet: the first kernel starts its own evaluator (its runner is the
     // launcher's child) and starts a standby once it is ready.
     let first = Kernel::start_under_jupyter(server, &dir_a).unwrap();
     let mut c1 = first.connect().await.unwrap();
-    let (reply, iopub) = c1
-        .execute_within(where_cells_run, Duration::from_secs(300))
-        .await
-        .unwrap();
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
     assert_eq!(
-        result_text(&iopub).unwrap(),
+        where_cells_run(&mut c1).await,
         format!("({}, {:?})", first.child.id(), dir_a.display().to_string())
     );
     let standby = wait_until("a standby kernel", Duration::from_secs(60), || {
@@ -726,13 +718,8 @@ async fn a_second_launch_adopts_the_warm_standby_kernel() {
     // The second launch adopts it.
     let mut second = Kernel::start_under_jupyter(server, &dir_b).unwrap();
     let mut c2 = second.connect().await.unwrap();
-    let (reply, iopub) = c2
-        .execute_within(where_cells_run, Duration::from_secs(300))
-        .await
-        .unwrap();
-    assert_eq!(reply["content"]["status"], "ok", "{reply}");
     assert_eq!(
-        result_text(&iopub).unwrap(),
+        where_cells_run(&mut c2).await,
         format!("({standby}, {:?})", dir_b.display().to_string()),
         "the cell should run in the standby's runner, in the second launch's folder"
     );
@@ -778,6 +765,18 @@ async fn a_second_launch_adopts_the_warm_standby_kernel() {
         .status();
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
+}
+
+/// The process that runs a kernel's cells (its runner's parent) and the folder they run in.
+async fn where_cells_run(client: &mut Client) -> String {
+    let code = "(std::os::unix::process::parent_id(), \
+                std::env::current_dir().unwrap().display().to_string())";
+    let (reply, iopub) = client
+        .execute_within(code, Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    result_text(&iopub).unwrap()
 }
 
 fn uuid_like() -> String {

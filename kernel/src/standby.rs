@@ -525,8 +525,8 @@ fn standby_file(path: &Path) -> Option<(String, u32)> {
     Some((state.to_owned(), pid.parse().ok()?))
 }
 
-/// Folders of earlier binaries or prelude builds: their dead standbys' files go, then the
-/// folder once it is empty.
+/// Folders of earlier binaries or prelude builds: dead standbys' files go, and the whole
+/// folder once no standby there is alive.
 fn sweep_other_keys(current: &Path) {
     let Some(root) = current.parent() else { return };
     let Ok(keys) = fs::read_dir(root) else { return };
@@ -534,15 +534,23 @@ fn sweep_other_keys(current: &Path) {
         let Ok(entries) = fs::read_dir(&key) else {
             continue;
         };
+        let mut anyone_alive = false;
         for path in entries.flatten().map(|e| e.path()) {
             match standby_file(&path) {
-                Some((_, pid)) if alive(pid as libc::pid_t) => {}
-                _ => {
+                Some((_, pid)) if alive(pid as libc::pid_t) => anyone_alive = true,
+                Some(_) => {
                     let _ = fs::remove_file(&path);
                 }
+                None => {}
             }
         }
-        let _ = fs::remove_dir(&key);
+        // A folder touched in the last minute may hold a standby that is still starting.
+        let recent = fs::metadata(&key)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age < Duration::from_secs(60)));
+        if !anyone_alive && !recent {
+            let _ = fs::remove_dir_all(&key);
+        }
     }
 }
 
