@@ -15,7 +15,9 @@
 //! server (`JPY_PARENT_PID`), exit with it, and give up after a while unclaimed.
 
 use crate::protocol::ConnectionInfo;
-use crate::runner::{cache_root, prelude_dir, private_dir, PreludeCache, RunnerOptions};
+use crate::runner::{
+    cache_root, prelude_dir, private_dir, process_alive as alive, PreludeCache, RunnerOptions,
+};
 use crate::server::{self, log, Executor, StartHooks};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -552,12 +554,6 @@ fn sweep_other_keys(current: &Path) {
             let _ = fs::remove_dir_all(&key);
         }
     }
-}
-
-fn alive(pid: libc::pid_t) -> bool {
-    pid > 0
-        && (unsafe { libc::kill(pid, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
 fn exe_stamp(exe: &Path) -> Option<(SystemTime, u64)> {

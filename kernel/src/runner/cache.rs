@@ -381,6 +381,13 @@ fn sweep_other_templates(keep: &Path) {
     }
 }
 
+/// Whether process `pid` exists (also when it belongs to another user).
+pub(crate) fn process_alive(pid: libc::pid_t) -> bool {
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
 fn sweep_dead_kernels(kernels: &Path) {
     let Ok(entries) = fs::read_dir(kernels) else {
         return;
@@ -390,8 +397,7 @@ fn sweep_dead_kernels(kernels: &Path) {
         let pid = fs::read_to_string(path.join("pid"))
             .ok()
             .and_then(|p| p.trim().parse::<i32>().ok());
-        let alive = pid.is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
-        if !alive {
+        if !pid.is_some_and(process_alive) {
             let _ = fs::remove_dir_all(path);
         }
     }

@@ -6,8 +6,8 @@ pub mod host;
 mod progress;
 mod workspace;
 
-pub(crate) use cache::private_dir;
 pub use cache::{cache_root, prelude_dir, PreludeCache};
+pub(crate) use cache::{private_dir, process_alive};
 pub use forward::{Output, OutputSink};
 
 use anyhow::Result;
@@ -99,8 +99,7 @@ impl InterruptHandle {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        let pid = self.process.lock().unwrap().id() as libc::pid_t;
-        unsafe { libc::kill(pid, signal) };
+        unsafe { libc::kill(self.runner_pid() as libc::pid_t, signal) };
     }
 }
 
