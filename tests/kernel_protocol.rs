@@ -823,3 +823,69 @@ async fn a_dep_cell_shows_build_progress_while_it_compiles() {
         "{text}"
     );
 }
+
+/// The last `n` cell builds of a kernel, as its `cargo` front logs them (`rustc`: cargo was
+/// skipped; `cargo: why`: it was not).
+fn cell_builds(kernel: &Kernel, n: usize) -> Vec<String> {
+    let log = kernel_work_dir(kernel.child.id()).join("ctx/target/trainbook-cell-build/builds.log");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// Cells whose dependencies did not change are compiled by rustc directly, as cargo last did,
+/// and still report errors as cargo would; a change to a path dependency's source (or
+/// anything else cargo watches) sends the next cell through cargo, which rebuilds it.
+#[tokio::test(flavor = "multi_thread")]
+async fn unchanged_cells_skip_cargo_and_a_changed_dependency_is_rebuilt() {
+    let crate_dir = std::env::temp_dir().join(format!("trainbook-local-answer-{}", uuid_like()));
+    std::fs::create_dir_all(crate_dir.join("src")).unwrap();
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"local_answer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    let source = crate_dir.join("src/lib.rs");
+    std::fs::write(&source, "pub fn answer() -> i32 { 41 }\n").unwrap();
+
+    let kernel = Kernel::start().unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    let code = format!(
+        ":dep local_answer = {{ path = {:?} }}\nlocal_answer::answer()",
+        crate_dir.display().to_string()
+    );
+    let (reply, iopub) = c.execute(&code).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("41"));
+
+    for (cell, expected) in [("1 + 1", "2"), ("local_answer::answer() + 1", "42")] {
+        let (reply, iopub) = c.execute(cell).await.unwrap();
+        assert_eq!(reply["content"]["status"], "ok", "{reply}");
+        assert_eq!(result_text(&iopub).as_deref(), Some(expected));
+        let last = cell_builds(&kernel, 1);
+        assert!(last[0].starts_with("rustc "), "{cell}: {last:?}");
+    }
+
+    // Errors found by the direct build read as they do through cargo.
+    let (reply, _) = c.execute("1 + \"one\"").await.unwrap();
+    assert_eq!(reply["content"]["ename"], "CompileError");
+    let traceback = reply["content"]["traceback"].to_string();
+    assert!(traceback.contains("cannot add"), "{traceback}");
+    assert!(traceback.contains("cell:1:"), "{traceback}");
+    assert!(cell_builds(&kernel, 1)[0].starts_with("rustc "));
+
+    // Edit the dependency: the next cell goes through cargo and sees the new code.
+    std::fs::write(&source, "pub fn answer() -> i32 { 1041 }\n").unwrap();
+    let (reply, iopub) = c.execute("local_answer::answer()").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("1041"));
+    let last = cell_builds(&kernel, 1);
+    assert!(
+        last[0].starts_with("cargo: ") && last[0].contains("lib.rs changed"),
+        "{last:?}"
+    );
+    let (_, iopub) = c.execute("local_answer::answer() * 2").await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("2082"));
+    assert!(cell_builds(&kernel, 1)[0].starts_with("rustc "));
+    let _ = std::fs::remove_dir_all(&crate_dir);
+}

@@ -31,10 +31,19 @@ ENVIRONMENT:
     TRAINBOOK_CACHE_DIR     build cache (default ~/.cache/trainbook)
     TRAINBOOK_STANDBY       warm standby kernels kept under a Jupyter server (default 1, 0 = off)
     TRAINBOOK_STANDBY_TTL   seconds an unclaimed standby waits before it exits (default 14400)
+    TRAINBOOK_CELL_BUILD    `cargo`: build every cell through cargo (by default a cell whose
+                            dependencies, manifests and environment did not change is
+                            compiled by rustc directly, as cargo last did)
     JUPYTER_DATA_DIR        where --user installs the kernelspec
 ";
 
 fn main() {
+    // The kernel's toolchain folder links `cargo` and cargo's rustc wrapper to this binary.
+    match invoked_as().as_deref() {
+        Some(runner::cell_build::CARGO_NAME) => runner::cell_build::cargo_main(),
+        Some(runner::cell_build::RECORDER_NAME) => runner::cell_build::recorder_main(),
+        _ => {}
+    }
     standby::remember_launch_env();
     // evcxr re-executes this binary to run compiled cells; in that role we never return.
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
@@ -45,6 +54,17 @@ fn main() {
         eprintln!("trainbook: {error:#}");
         std::process::exit(1);
     }
+}
+
+/// The file name this binary was started under.
+fn invoked_as() -> Option<String> {
+    let argv0 = std::env::args_os().next()?;
+    Some(
+        PathBuf::from(argv0)
+            .file_name()?
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 fn location(args: &[String]) -> Result<Option<install::Location>> {

@@ -16,7 +16,8 @@
 
 use crate::protocol::ConnectionInfo;
 use crate::runner::{
-    cache_root, prelude_dir, private_dir, process_alive as alive, PreludeCache, RunnerOptions,
+    cache_root, comparable_env, prelude_dir, private_dir, process_alive as alive, PreludeCache,
+    RunnerOptions,
 };
 use crate::server::{self, log, Executor, StartHooks};
 use anyhow::{Context, Result};
@@ -52,20 +53,6 @@ pub fn remember_launch_env() {
 
 fn launch_env() -> &'static [(OsString, OsString)] {
     LAUNCH_ENV.get_or_init(|| std::env::vars_os().collect())
-}
-
-/// The variables a kernel must agree on with a standby for the standby to stand in for it;
-/// Jupyter's per-kernel ones, the shell's bookkeeping and the standby pool's own settings are
-/// left out.
-fn comparable_env(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    env.iter()
-        .filter(|(k, _)| {
-            !k.starts_with("JPY_")
-                && !k.starts_with("TRAINBOOK_STANDBY")
-                && !matches!(k.as_str(), "PWD" | "OLDPWD" | "_" | "SHLVL")
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn launch_env_map() -> BTreeMap<String, String> {

@@ -1,6 +1,7 @@
 //! The evcxr bridge: one runner per kernel, executing cells and reporting what they show.
 
 mod cache;
+pub mod cell_build;
 mod forward;
 pub mod host;
 mod progress;
@@ -8,6 +9,7 @@ mod workspace;
 
 pub use cache::{cache_root, prelude_dir, PreludeCache};
 pub(crate) use cache::{private_dir, process_alive};
+pub(crate) use cell_build::comparable_env;
 pub use forward::{Output, OutputSink};
 
 use anyhow::Result;
@@ -150,6 +152,13 @@ impl Runner {
         let crate_dir = workspace::prepare(&work_dir, options.prelude.as_deref())?;
         std::env::set_var("EVCXR_TMPDIR", &crate_dir);
         add_std_to_library_path();
+        match cell_build::route_cell_builds() {
+            Ok(toolchain) => eprintln!(
+                "[trainbook] cells whose inputs did not change skip cargo ({})",
+                toolchain.display()
+            ),
+            Err(why) => eprintln!("[trainbook] every cell builds through cargo: {why:#}"),
+        }
         let started = std::time::Instant::now();
         let (eval_context, outputs) = evcxr::EvalContext::new()
             .map_err(|e| anyhow::anyhow!("could not start the Rust evaluator: {e}"))?;
