@@ -300,7 +300,7 @@ fn run_as_cargo() -> Result<i32> {
         return run_real_cargo(&real_cargo, &args, &env);
     }
     let started = Instant::now();
-    let state_dir = crate_dir.join("target").join("trainbook-cell-build");
+    let state_dir = state_dir(&crate_dir);
     fs::create_dir_all(&state_dir)?;
     let recording_file = state_dir.join("recording.json");
     let why_cargo = match load_recording(&recording_file) {
@@ -691,6 +691,38 @@ fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn state_dir(crate_dir: &Path) -> PathBuf {
+    crate_dir.join("target").join("trainbook-cell-build")
+}
+
+/// The size of the build log of evcxr's crate in `crate_dir`: pass it to [`builds_since`].
+pub fn build_log_len(crate_dir: &Path) -> u64 {
+    fs::metadata(state_dir(crate_dir).join("builds.log")).map_or(0, |m| m.len())
+}
+
+/// The cell builds logged after byte `from` of the log, for `:timing`: how each was built
+/// (rustc directly, or cargo and why) and how long it took.
+pub fn builds_since(crate_dir: &Path, from: u64) -> Vec<(String, std::time::Duration)> {
+    let Ok(log) = fs::read(state_dir(crate_dir).join("builds.log")) else {
+        return Vec::new();
+    };
+    let Some(new) = log.get(from as usize..) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(new)
+        .lines()
+        .filter_map(|line| {
+            let (what, time) = line.rsplit_once(" (")?;
+            let seconds: f64 = time.strip_suffix(" s)")?.parse().ok()?;
+            let what = match what {
+                "rustc" => "Build: rustc directly (nothing else changed, cargo skipped)".to_owned(),
+                other => format!("Build: {other}"),
+            };
+            Some((what, std::time::Duration::from_secs_f64(seconds)))
+        })
+        .collect()
+}
+
 fn log_build(state_dir: &Path, what: &str, started: Instant) {
     let line = format!("{what} ({:.3} s)\n", started.elapsed().as_secs_f64());
     if let Ok(mut log) = fs::OpenOptions::new()
@@ -816,5 +848,23 @@ mod tests {
         assert_eq!(message["target"]["name"], "ctx");
         assert_eq!(message["manifest_path"], "/k/ctx/Cargo.toml");
         assert_eq!(message["message"], diagnostic);
+    }
+
+    #[test]
+    fn timing_reads_the_builds_a_cell_made() {
+        let crate_dir = std::env::temp_dir().join(format!("tb-builds-{}", std::process::id()));
+        let dir = state_dir(&crate_dir);
+        fs::create_dir_all(&dir).unwrap();
+        let started = Instant::now();
+        log_build(&dir, "cargo: no recorded build", started);
+        let before = build_log_len(&crate_dir);
+        log_build(&dir, "rustc", started);
+        let builds = builds_since(&crate_dir, before);
+        assert_eq!(builds.len(), 1, "{builds:?}");
+        assert!(builds[0].0.contains("rustc directly"), "{builds:?}");
+        let all = builds_since(&crate_dir, 0);
+        assert_eq!(all[0].0, "Build: cargo: no recorded build");
+        assert!(builds_since(&crate_dir, build_log_len(&crate_dir)).is_empty());
+        fs::remove_dir_all(&crate_dir).unwrap();
     }
 }

@@ -304,6 +304,7 @@ impl Runner {
         };
         let progress = progress::loads_crates(code)
             .then(|| progress::BuildProgress::start(&self.crate_dir, sink.clone()));
+        let build_log_before = cell_build::build_log_len(&self.crate_dir);
         let result = self.context.execute_with_callbacks(code, &mut callbacks);
         drop(progress);
         let (interrupt_requested, killed) = {
@@ -342,6 +343,14 @@ impl Runner {
                         .iter()
                         .map(|p| (p.name.clone(), p.duration))
                         .collect();
+                    // Part of evcxr's compile phase: how the cell's crate was built.
+                    let builds = cell_build::builds_since(&self.crate_dir, build_log_before);
+                    let at = outcome
+                        .timing
+                        .iter()
+                        .rposition(|(phase, _)| phase.to_lowercase().contains("compile"))
+                        .map_or(outcome.timing.len(), |i| i + 1);
+                    outcome.timing.splice(at..at, builds);
                 }
                 if let Some(panic) = panics.into_iter().next() {
                     outcome.error = Some(panic_error(&panic, &self.variables()));
