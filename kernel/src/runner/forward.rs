@@ -50,7 +50,12 @@ const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 
 enum Control {
     SetSink(Arc<dyn OutputSink>),
-    Flush(crossbeam_channel::Sender<()>),
+    /// Send everything; with `ran` set, a cell's code ran since the last flush, so wait (up to
+    /// a second) for its end marker even if its start marker has not come through yet.
+    Flush {
+        ack: crossbeam_channel::Sender<()>,
+        ran: bool,
+    },
 }
 
 /// Owns the thread that reads the runner's stdout and stderr lines.
@@ -80,6 +85,7 @@ impl Forwarder {
             running_since,
             runs_started: 0,
             runs_finished: 0,
+            runs_flushed: 0,
         };
         std::thread::Builder::new()
             .name("trainbook-forward".into())
@@ -94,8 +100,18 @@ impl Forwarder {
 
     /// Waits until every line received so far has been turned into outputs and sent.
     pub fn flush(&self) {
+        self.flush_after(false);
+    }
+
+    /// Like `flush`, after a cell whose code ran: its output is sent before this returns, even
+    /// when evcxr reported the run before the runner's stderr reached us.
+    pub fn flush_after_run(&self) {
+        self.flush_after(true);
+    }
+
+    fn flush_after(&self, ran: bool) {
         let (ack, done) = crossbeam_channel::bounded(1);
-        if self.control.send(Control::Flush(ack)).is_ok() {
+        if self.control.send(Control::Flush { ack, ran }).is_ok() {
             let _ = done.recv_timeout(Duration::from_secs(5));
         }
     }
@@ -118,6 +134,8 @@ struct ForwardState {
     /// no stderr line of a finished cell is left behind.
     runs_started: u64,
     runs_finished: u64,
+    /// `runs_finished` at the last flush.
+    runs_flushed: u64,
 }
 
 impl ForwardState {
@@ -164,7 +182,7 @@ impl ForwardState {
                         self.flush_all();
                         self.sink = Some(sink);
                     }
-                    Ok(Control::Flush(ack)) => {
+                    Ok(Control::Flush { ack, ran }) => {
                         // Take whatever is already queued, then send everything.
                         while let Ok(line) = stdout.try_recv() {
                             self.stdout_line(line);
@@ -173,15 +191,24 @@ impl ForwardState {
                             self.stderr_line(line);
                         }
                         let deadline = Instant::now() + Duration::from_secs(1);
-                        while self.runs_finished < self.runs_started {
+                        let waiting = |state: &Self| {
+                            state.runs_finished < state.runs_started
+                                || (ran && state.runs_finished == state.runs_flushed)
+                        };
+                        while waiting(&self) {
                             let left = deadline.saturating_duration_since(Instant::now());
                             match stderr.recv_timeout(left) {
                                 Ok(line) => self.stderr_line(line),
                                 Err(_) => {
                                     // The runner died mid-cell; it will not report.
                                     self.runs_finished = self.runs_started;
+                                    break;
                                 }
                             }
+                        }
+                        self.runs_flushed = self.runs_finished;
+                        while let Ok(line) = stdout.try_recv() {
+                            self.stdout_line(line);
                         }
                         self.flush_all();
                         let _ = ack.send(());
@@ -342,5 +369,50 @@ impl ForwardState {
         if let Some(sink) = &self.sink {
             sink.emit(output);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Collect(Mutex<Vec<Output>>);
+
+    impl OutputSink for Collect {
+        fn emit(&self, output: Output) {
+            self.0.lock().unwrap().push(output);
+        }
+    }
+
+    /// evcxr can report a finished run before the runner's stderr lines reach the forwarder;
+    /// the flush after such a cell still sends the cell's stderr before it returns.
+    #[test]
+    fn a_flush_after_a_run_waits_for_stderr_that_is_still_on_its_way() {
+        let (_out_tx, out_rx) = crossbeam_channel::unbounded();
+        let (err_tx, err_rx) = crossbeam_channel::unbounded();
+        let forwarder = Forwarder::start(out_rx, err_rx, RunningSince::default());
+        let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+        forwarder.set_sink(sink.clone());
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            for line in [RUNNING_MARKER, "oops", STDERR_SYNC_MARKER] {
+                err_tx.send(line.to_owned()).unwrap();
+            }
+            err_tx
+        });
+        forwarder.flush_after_run();
+        let shown = sink.0.lock().unwrap().clone();
+        assert_eq!(
+            shown,
+            vec![Output::Stream {
+                name: "stderr",
+                text: "oops\n".into()
+            }]
+        );
+        let _err_tx = late.join().unwrap();
+        // A plain flush with nothing running returns at once.
+        let started = Instant::now();
+        forwarder.flush();
+        assert!(started.elapsed() < Duration::from_millis(500));
     }
 }

@@ -312,7 +312,14 @@ impl Runner {
             state.running = false;
             (state.interrupt_requested, state.killed_by_interrupt)
         };
-        self.forwarder.flush();
+        // evcxr records "Execution" once the cell's code has run.
+        let ran =
+            matches!(&result, Ok(outputs) if outputs.phases.iter().any(|p| p.name == "Execution"));
+        if ran {
+            self.forwarder.flush_after_run();
+        } else {
+            self.forwarder.flush();
+        }
         let panics = self.forwarder.take_panics();
 
         let mut outcome = CellOutcome {
