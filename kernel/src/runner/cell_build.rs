@@ -24,9 +24,10 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -293,7 +294,8 @@ fn run_as_cargo() -> Result<i32> {
     let real_cargo = fs::read_link(toolchain.join(REAL_CARGO))
         .with_context(|| format!("no real cargo recorded in {}", toolchain.display()))?;
     let env = outside_env(&toolchain);
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Passed on as they came (a cell may run cargo with any arguments); evcxr's are UTF-8.
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let crate_dir = std::env::current_dir()?;
     let is_cell_build = is_cell_build(&args) && crate_dir.join("Cargo.toml").is_file();
     if !is_cell_build || std::env::var(MODE_ENV).as_deref() == Ok("cargo") {
@@ -315,7 +317,9 @@ fn run_as_cargo() -> Result<i32> {
         None => "no recorded build".to_owned(),
     };
     let _ = fs::remove_file(&recording_file);
-    let (code, skipped) = cargo_build_recording(&real_cargo, &args, &env, &crate_dir, &state_dir)?;
+    let recorder = toolchain.join("bin").join(RECORDER_NAME);
+    let (code, skipped) =
+        cargo_build_recording(&real_cargo, &recorder, &args, &env, &crate_dir, &state_dir)?;
     let note = match skipped {
         Some(reason) => format!("cargo: {why_cargo}; next cell through cargo too: {reason}"),
         None => format!("cargo: {why_cargo}"),
@@ -325,12 +329,15 @@ fn run_as_cargo() -> Result<i32> {
 }
 
 /// evcxr's cell build: `cargo [--offline] build --target T --message-format=json`.
-fn is_cell_build(args: &[String]) -> bool {
-    let args: Vec<&str> = args
+fn is_cell_build(args: &[OsString]) -> bool {
+    let Some(args) = args
         .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "--offline")
-        .collect();
+        .map(|a| a.to_str())
+        .collect::<Option<Vec<&str>>>()
+    else {
+        return false;
+    };
+    let args: Vec<&str> = args.into_iter().filter(|a| *a != "--offline").collect();
     matches!(
         args.as_slice(),
         ["build", "--target", _, "--message-format=json"]
@@ -351,29 +358,42 @@ fn own_toolchain_dir() -> Result<PathBuf> {
 }
 
 /// This process's environment with the kernel's routing taken out again, as the real cargo
-/// and rustc must see it.
-fn outside_env(toolchain: &Path) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    env.remove(RECORD_ENV);
-    match fs::read_to_string(toolchain.join(ORIGINAL_TOOLCHAIN)) {
+/// and rustc must see it. Kept as the OS gives it: a variable need not be UTF-8.
+fn outside_env(toolchain: &Path) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    env.remove(OsStr::new(RECORD_ENV));
+    match fs::read(toolchain.join(ORIGINAL_TOOLCHAIN)) {
         Ok(value) => {
-            env.insert("RUSTUP_TOOLCHAIN".into(), value);
+            env.insert("RUSTUP_TOOLCHAIN".into(), OsString::from_vec(value));
         }
         Err(_) => {
-            env.remove("RUSTUP_TOOLCHAIN");
+            env.remove(OsStr::new("RUSTUP_TOOLCHAIN"));
         }
     }
-    if let Some(path) = env.get("PATH") {
-        let stripped = strip_from_path(Some(path.into()), &toolchain.join("bin"));
-        env.insert("PATH".into(), stripped.to_string_lossy().into_owned());
+    if let Some(path) = env.get(OsStr::new("PATH")) {
+        let stripped = strip_from_path(Some(path.clone()), &toolchain.join("bin"));
+        env.insert("PATH".into(), stripped);
     }
     env
 }
 
+/// `env` as text, for comparing and recording (a recording is only made when it is all text:
+/// see `record`).
+fn env_text(env: &BTreeMap<OsString, OsString>) -> BTreeMap<String, String> {
+    env.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
 fn run_real_cargo(
     real_cargo: &Path,
-    args: &[String],
-    env: &BTreeMap<String, String>,
+    args: &[OsString],
+    env: &BTreeMap<OsString, OsString>,
 ) -> Result<i32> {
     let status = Command::new(real_cargo)
         .args(args)
@@ -392,12 +412,12 @@ fn load_recording(file: &Path) -> Option<Recording> {
 fn stale_input(
     recording: &Recording,
     crate_dir: &Path,
-    env: &BTreeMap<String, String>,
+    env: &BTreeMap<OsString, OsString>,
 ) -> Option<String> {
     if recording.crate_dir != crate_dir {
         return Some("recorded in another folder".into());
     }
-    if comparable_env(env) != recording.cargo_env {
+    if comparable_env(&env_text(env)) != recording.cargo_env {
         return Some("the environment changed".into());
     }
     recording
@@ -408,7 +428,7 @@ fn stale_input(
 }
 
 /// Runs the recorded rustc command on the current cell and reports as cargo would.
-fn replay(recording: &Recording, env: &BTreeMap<String, String>) -> Result<i32> {
+fn replay(recording: &Recording, env: &BTreeMap<OsString, OsString>) -> Result<i32> {
     let mut command = Command::new(&recording.program);
     command
         .args(&recording.args)
@@ -515,16 +535,16 @@ fn uplift(artifact: &serde_json::Value, args: &[String]) -> Result<()> {
 /// reported, saves the recording. Returns cargo's exit code, and why no recording was saved.
 fn cargo_build_recording(
     real_cargo: &Path,
-    args: &[String],
-    env: &BTreeMap<String, String>,
+    recorder: &Path,
+    args: &[OsString],
+    env: &BTreeMap<OsString, OsString>,
     crate_dir: &Path,
     state_dir: &Path,
 ) -> Result<(i32, Option<String>)> {
     let call_file = state_dir.join("rustc-call.json");
     let _ = fs::remove_file(&call_file);
-    let recorder = own_toolchain_dir()?.join("bin").join(RECORDER_NAME);
-    let can_record =
-        !env.contains_key("RUSTC_WRAPPER") && !env.contains_key("RUSTC_WORKSPACE_WRAPPER");
+    let can_record = !env.contains_key(OsStr::new("RUSTC_WRAPPER"))
+        && !env.contains_key(OsStr::new("RUSTC_WORKSPACE_WRAPPER"));
     let mut command = Command::new(real_cargo);
     command
         .args(args)
@@ -533,7 +553,7 @@ fn cargo_build_recording(
         .stdout(Stdio::piped());
     if can_record {
         command
-            .env("RUSTC_WORKSPACE_WRAPPER", &recorder)
+            .env("RUSTC_WORKSPACE_WRAPPER", recorder)
             .env(RECORD_ENV, &call_file);
     }
     let mut child = command
@@ -584,6 +604,7 @@ fn cargo_build_recording(
         Ok(inputs) => inputs,
         Err(reason) => return Ok((code, Some(format!("{reason:#}")))),
     };
+    let env = env_text(env);
     let env_set = call
         .env
         .iter()
@@ -597,7 +618,7 @@ fn cargo_build_recording(
         .collect();
     let recording = Recording {
         crate_dir: crate_dir.to_owned(),
-        cargo_env: comparable_env(env),
+        cargo_env: comparable_env(&env),
         program: call.program,
         args: call.args,
         cwd: call.cwd,
@@ -776,7 +797,13 @@ fn record(file: &Path, rustc: &Path, args: &[OsString]) -> Result<()> {
     if !is_cell {
         return Ok(());
     }
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    let mut env = BTreeMap::new();
+    for (key, value) in std::env::vars_os() {
+        let (Some(key), Some(value)) = (key.to_str(), value.to_str()) else {
+            bail!("the variable {key:?} is not UTF-8");
+        };
+        env.insert(key.to_owned(), value.to_owned());
+    }
     env.remove(RECORD_ENV);
     env.remove("RUSTC_WORKSPACE_WRAPPER");
     // cargo's jobserver: its file descriptors do not exist outside this build.
@@ -796,7 +823,7 @@ mod tests {
 
     #[test]
     fn only_evcxrs_cell_build_is_taken_over() {
-        let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let args = |s: &str| s.split(' ').map(OsString::from).collect::<Vec<_>>();
         assert!(is_cell_build(&args(
             "build --target x86_64-unknown-linux-gnu --message-format=json"
         )));
@@ -804,6 +831,10 @@ mod tests {
             "--offline build --target x86_64-unknown-linux-gnu --message-format=json"
         )));
         assert!(!is_cell_build(&args("build")));
+        // A cell may run cargo with arguments that are not text: passed on, never a panic.
+        let mut odd = args("build --target x86_64-unknown-linux-gnu --message-format=json");
+        odd[2] = OsString::from_vec(vec![0xff, 0xfe]);
+        assert!(!is_cell_build(&odd));
         assert!(!is_cell_build(&args("metadata --format-version 1")));
         assert!(!is_cell_build(&args(
             "check --target x86_64-unknown-linux-gnu --message-format=json"
