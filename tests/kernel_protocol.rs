@@ -456,6 +456,12 @@ let model = Mlp::new(MlpConfig::classifier(64, &[64], 10).device(&Device::Cpu))?
         .await
         .unwrap();
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    // The runner puts candle's element-wise ops on the cell's thread (runner/host.rs).
+    let (_, iopub) = c
+        .execute("std::env::var(\"CANDLE_NUM_THREADS\").unwrap_or_default()")
+        .await
+        .unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("\"1\""));
 
     // Far more epochs than the test waits for: only the interrupt ends this cell.
     let id = c

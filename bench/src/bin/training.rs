@@ -69,6 +69,25 @@ fn run(
 }
 
 fn main() -> Result<()> {
+    // As the kernel's cell runner (kernel/src/runner/host.rs): candle's element-wise ops on the
+    // calling thread, matrix products on every core, unless the variable is set; freed tensors
+    // up to 32 MB stay in the heap for the next batch.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets glibc's allocator parameters.
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 32 << 20);
+            mallopt(M_TRIM_THRESHOLD, 128 << 20);
+        }
+    }
     let args: Vec<String> = std::env::args().collect();
     let folder = Path::new(
         args.get(1)

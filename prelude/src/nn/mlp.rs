@@ -2,10 +2,11 @@
 //! case with no hidden layer.
 
 use super::layers::{Activation, Dropout};
+use super::Linear;
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{BatchNorm, Linear, ModuleT};
+use candle_nn::{BatchNorm, ModuleT};
 
 /// The shape and settings of an [`Mlp`]; build one with a constructor, adjust it with the
 /// chained setters.
@@ -160,7 +161,7 @@ impl Mlp {
         let mut width = config.inputs;
         let mut hidden = Vec::new();
         for (i, &units) in config.hidden.iter().enumerate() {
-            let linear = candle_nn::linear(width, units, vb.pp(format!("hidden{i}")))?;
+            let linear = Linear::new(width, units, vb.pp(format!("hidden{i}")))?;
             let norm = if config.batch_norm {
                 Some(candle_nn::batch_norm(
                     units,
@@ -179,7 +180,7 @@ impl Mlp {
             });
             width = units;
         }
-        let output = candle_nn::linear(width, config.head.outputs(), vb.pp("output"))?;
+        let output = Linear::new(width, config.head.outputs(), vb.pp("output"))?;
         Ok(Mlp {
             config,
             params,

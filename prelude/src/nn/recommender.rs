@@ -2,10 +2,11 @@
 //! learned factors) and a two-tower model (an MLP per side over the embeddings). Both take
 //! (n, 2) U32 batches of (user, item) and predict a rating; `recommend` ranks items.
 
+use super::Linear;
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 use polars::prelude::DataFrame;
 use std::collections::HashMap;
 
@@ -336,8 +337,8 @@ impl Tower {
         let embedding = candle_nn::embedding(rows, config.factors, vb.pp("embedding"))?;
         Ok(Tower {
             embedding,
-            hidden: candle_nn::linear(config.factors, config.tower, vb.pp("hidden"))?,
-            output: candle_nn::linear(config.tower, config.factors, vb.pp("output"))?,
+            hidden: Linear::new(config.factors, config.tower, vb.pp("hidden"))?,
+            output: Linear::new(config.tower, config.factors, vb.pp("output"))?,
         })
     }
 

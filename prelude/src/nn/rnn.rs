@@ -2,11 +2,11 @@
 //! with a classification or regression head on the last step's hidden state.
 
 use super::layers::Dropout;
+use super::Linear;
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, IndexOp, Module, Tensor};
 use candle_nn::rnn::{GRUConfig, LSTMConfig, GRU, LSTM, RNN};
-use candle_nn::Linear;
 
 /// The recurrent cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +169,7 @@ impl Rnn {
         let dropouts = (1..config.layers)
             .map(|i| Dropout::new(config.dropout, config.seed ^ (0xD0 + i as u64)))
             .collect();
-        let output = candle_nn::linear(config.hidden, config.head.outputs(), vb.pp("output"))?;
+        let output = Linear::new(config.hidden, config.head.outputs(), vb.pp("output"))?;
         Ok(Rnn {
             config,
             params,

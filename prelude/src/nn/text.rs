@@ -1,11 +1,12 @@
 //! Text classification: a word tokenizer with a vocabulary learned from the training texts,
 //! and an embedding → LSTM → linear classifier over token ids.
 
+use super::Linear;
 use super::{Head, LayerInfo, Network, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use candle_nn::rnn::{LSTMConfig, LSTM, RNN};
-use candle_nn::{Embedding, Linear};
+use candle_nn::Embedding;
 use std::collections::HashMap;
 
 /// Id 0 pads short texts, id 1 stands for words outside the vocabulary.
@@ -215,7 +216,7 @@ impl TextClassifier {
             LSTMConfig::default(),
             vb.pp("rnn"),
         )?;
-        let output = candle_nn::linear(config.hidden, config.classes, vb.pp("output"))?;
+        let output = Linear::new(config.hidden, config.classes, vb.pp("output"))?;
         Ok(TextClassifier {
             config,
             params,

@@ -1,0 +1,429 @@
+//! The fully connected layer, y = x·Wᵀ + b, as one node of the autograd graph on the CPU.
+//!
+//! Why not candle-nn's `Linear`: it is three nodes (transpose, matmul, broadcast add), and
+//! candle's backward for them makes the weight gradient as the transpose of xᵀ·g and adds it
+//! element by element through the transposed view, sums the bias gradient through a broadcast,
+//! accumulates each node's gradient into a fresh zero tensor, and computes the input's gradient
+//! even for the network's input, which needs none. For the 256-512-512-10 MLP of
+//! bench/RESULTS.md that made the backward pass five times the cost of its matrix products.
+//! Here the forward is one `gemm` into an output pre-filled with the bias, and the backward is
+//! g·W (only when the input needs it), gᵀ·x and g summed over rows. Other devices and dtypes
+//! use candle's ops, with the same weights.
+
+use super::cpu_ops::f32_slice;
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Module, Shape, Tensor,
+};
+use candle_nn::VarBuilder;
+
+/// A fully connected layer with candle-nn's initialisation and tensor names (`weight` of shape
+/// (out, in), `bias` of shape (out)), so its safetensors files load into candle-nn's `Linear`
+/// and back.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let params = Parameters::new(0, &Device::Cpu);
+/// let layer = trainbook::nn::Linear::new(3, 2, params.builder().pp("dense")).unwrap();
+/// let x = Tensor::ones((4, 3), DType::F32, &Device::Cpu).unwrap();
+/// assert_eq!(layer.forward(&x).unwrap().dims(), &[4, 2]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// A layer from `inputs` to `outputs` features with a bias, its tensors created by `vb`.
+    pub fn new(inputs: usize, outputs: usize, vb: VarBuilder) -> candle_core::Result<Linear> {
+        let layer = candle_nn::linear(inputs, outputs, vb)?;
+        Ok(Linear {
+            weight: layer.weight().clone(),
+            bias: layer.bias().cloned(),
+        })
+    }
+
+    /// A layer over existing tensors: `weight` (out, in) and an optional `bias` (out).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let w = Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
+    /// let b = Tensor::new(&[10f32, 20.0], &Device::Cpu).unwrap();
+    /// let layer = trainbook::nn::Linear::from_tensors(w, Some(b));
+    /// let x = Tensor::new(&[[1f32, 1.0]], &Device::Cpu).unwrap();
+    /// assert_eq!(layer.forward(&x).unwrap().to_vec2::<f32>().unwrap(), [[13.0, 27.0]]);
+    /// ```
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear { weight, bias }
+    }
+
+    /// The weight, (out, in).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let params = Parameters::new(0, &Device::Cpu);
+    /// let layer = trainbook::nn::Linear::new(3, 2, params.builder().pp("dense")).unwrap();
+    /// assert_eq!(layer.weight().dims(), &[2, 3]);
+    /// ```
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, (out), if the layer has one.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let w = Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap();
+    /// assert!(trainbook::nn::Linear::from_tensors(w, None).bias().is_none());
+    /// ```
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        linear(x, &self.weight, self.bias.as_ref())
+    }
+}
+
+/// x·Wᵀ + b over the last dimension of `x` (any leading dimensions), with `weight` (out, in)
+/// and `bias` (out). On the CPU in F32 it is one graph node (see the module's note).
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let x = Tensor::new(&[[1f32, 2.0, 3.0]], &Device::Cpu).unwrap();
+/// let w = Tensor::new(&[[1f32, 0.0, 1.0]], &Device::Cpu).unwrap();
+/// let b = Tensor::new(&[0.5f32], &Device::Cpu).unwrap();
+/// let y = trainbook::nn::linear(&x, &w, Some(&b)).unwrap();
+/// assert_eq!(y.to_vec2::<f32>().unwrap(), [[4.5]]);
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let fused = x.device().is_cpu()
+        && [Some(x), Some(weight), bias]
+            .into_iter()
+            .flatten()
+            .all(|t| t.dtype() == DType::F32);
+    if !fused {
+        let y = x.broadcast_matmul(&weight.t()?)?;
+        return match bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        };
+    }
+    if x.rank() != 2 {
+        // (…, in) → (rows, in) → (…, out): the fused op works on matrices.
+        let mut dims = x.dims().to_vec();
+        let inputs = dims.pop().unwrap_or(1);
+        let rows = x.reshape(((), inputs))?;
+        let y = linear(&rows, weight, bias)?;
+        dims.push(weight.dim(0)?);
+        return y.reshape(dims);
+    }
+    match bias {
+        Some(b) => x.apply_op3(weight, b, FusedLinear),
+        None => x.apply_op2(weight, FusedLinear),
+    }
+}
+
+/// The forward op: y = x·Wᵀ (+ b). `apply_op3` with a bias, `apply_op2` without.
+struct FusedLinear;
+
+/// Checks the operands' shapes: x (n, in), W (out, in), b (out).
+fn linear_dims(
+    x: &Layout,
+    w: &Layout,
+    b: Option<&Layout>,
+) -> candle_core::Result<(usize, usize, usize)> {
+    let (n, inputs) = x.shape().dims2()?;
+    let (outputs, weight_inputs) = w.shape().dims2()?;
+    if inputs != weight_inputs {
+        candle_core::bail!(
+            "linear: the input has {inputs} features but the weight expects {weight_inputs} (weight shape {:?})",
+            w.dims()
+        );
+    }
+    if let Some(b) = b {
+        if b.dims() != [outputs] {
+            candle_core::bail!(
+                "linear: the bias has shape {:?}, the weight has {outputs} outputs",
+                b.dims()
+            );
+        }
+    }
+    Ok((n, inputs, outputs))
+}
+
+/// y (n, out, row-major) = bias rows + x·Wᵀ, by one gemm call with the operands' own strides.
+fn forward_cpu(
+    x: (&[f32], &Layout),
+    w: (&[f32], &Layout),
+    b: Option<(&[f32], &Layout)>,
+) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (n, inputs, outputs) = linear_dims(x.1, w.1, b.map(|b| b.1))?;
+    let mut y = vec![0f32; n * outputs];
+    if let Some((bias, layout)) = b {
+        let (start, step) = (layout.start_offset(), layout.stride()[0]);
+        let bias: Vec<f32> = (0..outputs).map(|j| bias[start + j * step]).collect();
+        for row in y.chunks_exact_mut(outputs.max(1)) {
+            row.copy_from_slice(&bias);
+        }
+    }
+    if n > 0 && outputs > 0 && inputs > 0 {
+        let (xs, ws) = (x.1.stride(), w.1.stride());
+        let threads = candle_core::utils::get_num_threads();
+        let parallelism = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        // SAFETY: the pointers address the operands' storages at their layouts' offsets, and
+        // every (row, column) the strides reach lies inside them: candle checked the layouts
+        // against the storages when it built these tensors, and the shapes are checked above.
+        // Wᵀ is W read with its strides swapped. dst = 1·dst + 1·(x·Wᵀ).
+        unsafe {
+            gemm::gemm(
+                n,
+                outputs,
+                inputs,
+                y.as_mut_ptr(),
+                1,
+                outputs as isize,
+                b.is_some(),
+                x.0.as_ptr().add(x.1.start_offset()),
+                xs[1] as isize,
+                xs[0] as isize,
+                w.0.as_ptr().add(w.1.start_offset()),
+                ws[0] as isize,
+                ws[1] as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+        }
+    }
+    Ok((CpuStorage::F32(y), Shape::from((n, outputs))))
+}
+
+/// Gradients of y = x·Wᵀ + b given dL/dy = `grad` (n, out): only for the operands that need
+/// one (the network's input does not).
+fn backward(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    grad: &Tensor,
+) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let grad_x = if x.track_op() {
+        Some(grad.matmul(w)?)
+    } else {
+        None
+    };
+    let grad_w = if w.track_op() {
+        Some(grad.t()?.matmul(x)?)
+    } else {
+        None
+    };
+    let grad_b = match b {
+        Some(b) if b.track_op() => Some(grad.apply_op1_no_bwd(&ColumnSums)?),
+        _ => None,
+    };
+    Ok((grad_x, grad_w, grad_b))
+}
+
+/// The sums of a matrix's columns, row by row (candle's `sum(0)` reduces across the rows'
+/// stride one value at a time: 0.9 ms instead of 0.05 ms for 256×512).
+struct ColumnSums;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "column-sums-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let values = f32_slice(storage, self.name())?;
+        let (rows, columns) = layout.shape().dims2()?;
+        let (row_step, column_step) = (layout.stride()[0], layout.stride()[1]);
+        let mut sums = vec![0f32; columns];
+        for r in 0..rows {
+            let start = layout.start_offset() + r * row_step;
+            if column_step == 1 {
+                for (sum, &v) in sums.iter_mut().zip(&values[start..start + columns]) {
+                    *sum += v;
+                }
+            } else {
+                for (c, sum) in sums.iter_mut().enumerate() {
+                    *sum += values[start + c * column_step];
+                }
+            }
+        }
+        Ok((CpuStorage::F32(sums), Shape::from(columns)))
+    }
+}
+
+impl CustomOp3 for FusedLinear {
+    fn name(&self) -> &'static str {
+        "linear-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+        b: &CpuStorage,
+        b_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let name = CustomOp3::name(self);
+        forward_cpu(
+            (f32_slice(x, name)?, x_layout),
+            (f32_slice(w, name)?, w_layout),
+            Some((f32_slice(b, name)?, b_layout)),
+        )
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        backward(x, w, Some(b), grad)
+    }
+}
+
+impl CustomOp2 for FusedLinear {
+    fn name(&self) -> &'static str {
+        "linear-cpu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let name = CustomOp2::name(self);
+        forward_cpu(
+            (f32_slice(x, name)?, x_layout),
+            (f32_slice(w, name)?, w_layout),
+            None,
+        )
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (grad_x, grad_w, _) = backward(x, w, None, grad)?;
+        Ok((grad_x, grad_w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// candle's own ops on the same values: the reference for values and gradients.
+    fn reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+        let y = x.matmul(&w.t().unwrap()).unwrap();
+        match b {
+            Some(b) => y.broadcast_add(b).unwrap(),
+            None => y,
+        }
+    }
+
+    fn close(a: &Tensor, b: &Tensor) {
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = diff.to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-4, "differ by {diff}");
+    }
+
+    #[test]
+    fn values_and_gradients_match_candles_ops() {
+        let cpu = Device::Cpu;
+        for bias in [true, false] {
+            let x = Var::randn(0f32, 1.0, (7, 5), &cpu).unwrap();
+            let w = Var::randn(0f32, 1.0, (3, 5), &cpu).unwrap();
+            let b = Var::randn(0f32, 1.0, 3, &cpu).unwrap();
+            let b_arg = bias.then_some(b.as_tensor());
+            let target = Tensor::randn(0f32, 1.0, (7, 3), &cpu).unwrap();
+            let ours = linear(&x, &w, b_arg).unwrap();
+            let theirs = reference(&x, &w, b_arg);
+            close(&ours, &theirs);
+            let loss = |y: &Tensor| (y - &target).unwrap().sqr().unwrap().sum_all().unwrap();
+            let g_ours = loss(&ours).backward().unwrap();
+            let g_theirs = loss(&theirs).backward().unwrap();
+            for v in [&x, &w] {
+                close(g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+            }
+            if bias {
+                close(g_ours.get(&b).unwrap(), g_theirs.get(&b).unwrap());
+            } else {
+                assert!(g_ours.get(&b).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn strided_operands_and_leading_dimensions() {
+        let cpu = Device::Cpu;
+        // x as a transposed view, W as a narrowed one, and a rank-3 input.
+        let x = Tensor::randn(0f32, 1.0, (5, 6), &cpu).unwrap().t().unwrap();
+        let w = Tensor::randn(0f32, 1.0, (4, 7), &cpu)
+            .unwrap()
+            .narrow(1, 1, 5)
+            .unwrap();
+        let b = Tensor::randn(0f32, 1.0, 4, &cpu).unwrap();
+        close(
+            &linear(&x, &w, Some(&b)).unwrap(),
+            &reference(&x, &w, Some(&b)),
+        );
+        let x3 = Tensor::randn(0f32, 1.0, (2, 3, 5), &cpu).unwrap();
+        let y3 = linear(&x3, &w, Some(&b)).unwrap();
+        assert_eq!(y3.dims(), &[2, 3, 4]);
+        let flat = reference(&x3.reshape((6, 5)).unwrap(), &w, Some(&b));
+        close(&y3.reshape((6, 4)).unwrap(), &flat);
+    }
+
+    #[test]
+    fn the_networks_input_gets_no_gradient() {
+        let cpu = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (4, 3), &cpu).unwrap();
+        let w = Var::randn(0f32, 1.0, (2, 3), &cpu).unwrap();
+        let grads = linear(&x, &w, None)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(grads.get(&x).is_none());
+        assert!(grads.get(&w).is_some());
+    }
+
+    #[test]
+    fn a_shape_mismatch_is_an_error_not_a_panic() {
+        let cpu = Device::Cpu;
+        let x = Tensor::zeros((4, 3), DType::F32, &cpu).unwrap();
+        let w = Tensor::zeros((2, 5), DType::F32, &cpu).unwrap();
+        let err = linear(&x, &w, None).unwrap_err().to_string();
+        assert!(
+            err.contains("3 features") && err.contains("expects 5"),
+            "{err}"
+        );
+    }
+}
