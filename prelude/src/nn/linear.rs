@@ -161,14 +161,19 @@ fn forward_cpu(
     b: Option<(&[f32], &Layout)>,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let (n, inputs, outputs) = linear_dims(x.1, w.1, b.map(|b| b.1))?;
-    let mut y = vec![0f32; n * outputs];
-    if let Some((bias, layout)) = b {
-        let (start, step) = (layout.start_offset(), layout.stride()[0]);
-        let bias: Vec<f32> = (0..outputs).map(|j| bias[start + j * step]).collect();
-        for row in y.chunks_exact_mut(outputs.max(1)) {
-            row.copy_from_slice(&bias);
+    // gemm adds the product onto the bias rows; without a bias it overwrites the zeros.
+    let mut y = match b {
+        Some((bias, layout)) => {
+            let (start, step) = (layout.start_offset(), layout.stride()[0]);
+            let bias: Vec<f32> = (0..outputs).map(|j| bias[start + j * step]).collect();
+            let mut rows = Vec::with_capacity(n * outputs);
+            for _ in 0..n {
+                rows.extend_from_slice(&bias);
+            }
+            rows
         }
-    }
+        None => vec![0f32; n * outputs],
+    };
     if n > 0 && outputs > 0 && inputs > 0 {
         let (xs, ws) = (x.1.stride(), w.1.stride());
         let threads = candle_core::utils::get_num_threads();

@@ -4,7 +4,7 @@
 use crate::nn::Parameter;
 use anyhow::{bail, Result};
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, Storage, StorageRef, Tensor};
+use candle_core::{CpuStorage, Layout, Storage, StorageRef, Tensor};
 use std::collections::HashMap;
 
 /// The update rule and its constants.
@@ -435,6 +435,16 @@ struct AdamStep {
     step: i32,
 }
 
+impl AdamStep {
+    /// The bias corrections of the first and second moments at this step.
+    fn corrections(&self) -> (f64, f64) {
+        (
+            1.0 - self.beta1.powi(self.step),
+            1.0 - self.beta2.powi(self.step),
+        )
+    }
+}
+
 /// Adam as tensor ops: (new weights, first moment, second moment). Any device.
 fn adam_step_ops(
     p: &Tensor,
@@ -452,8 +462,7 @@ fn adam_step_ops(
     };
     let m = ((m * a.beta1)? + (&g * (1.0 - a.beta1))?)?;
     let v = ((v * a.beta2)? + (g.sqr()? * (1.0 - a.beta2))?)?;
-    let correction1 = 1.0 - a.beta1.powi(a.step);
-    let correction2 = 1.0 - a.beta2.powi(a.step);
+    let (correction1, correction2) = a.corrections();
     let denominator = ((v.sqrt()? / correction2.sqrt())? + a.eps)?;
     let update = ((&m / denominator)? * (a.lr / correction1))?;
     Ok(((p - update)?, m, v))
@@ -470,27 +479,23 @@ fn adam_step_cpu(
     v: &Tensor,
     a: &AdamStep,
 ) -> Result<Option<(Tensor, Tensor, Tensor)>> {
-    fn values(t: &Tensor) -> Option<(StorageRef<'_>, usize, usize)> {
-        let (storage, layout) = t.storage_and_layout();
-        let (start, end) = layout.contiguous_offsets()?;
-        matches!(&*storage, Storage::Cpu(CpuStorage::F32(_))).then_some((storage, start, end))
-    }
-    fn slice<'a>(held: &'a (StorageRef<'_>, usize, usize)) -> &'a [f32] {
+    /// The values, when they are F32 on the CPU and contiguous.
+    fn cpu_values<'a>(held: &'a (StorageRef<'_>, &Layout)) -> Option<&'a [f32]> {
+        let (start, end) = held.1.contiguous_offsets()?;
         match &*held.0 {
-            Storage::Cpu(CpuStorage::F32(values)) => &values[held.1..held.2],
-            _ => &[],
+            Storage::Cpu(CpuStorage::F32(values)) => Some(&values[start..end]),
+            _ => None,
         }
     }
-    let held = [p, g, m, v].map(values);
-    let [Some(hp), Some(hg), Some(hm), Some(hv)] = &held else {
+    // Read locks on the four storages, released before the weights are written.
+    let held = [p, g, m, v].map(Tensor::storage_and_layout);
+    let [Some(ps), Some(gs), Some(ms), Some(vs)] = held.each_ref().map(cpu_values) else {
         return Ok(None);
     };
-    let (ps, gs, ms, vs) = (slice(hp), slice(hg), slice(hm), slice(hv));
     if [gs.len(), ms.len(), vs.len()] != [ps.len(); 3] {
         return Ok(None);
     }
-    let correction1 = 1.0 - a.beta1.powi(a.step);
-    let correction2 = 1.0 - a.beta2.powi(a.step);
+    let (correction1, correction2) = a.corrections();
     // The scalars as f32, as candle's affine converts them.
     let f = |x: f64| x as f32;
     let k = AdamConstants {
