@@ -2,7 +2,10 @@
 optimizer and thread count, in one script. Writes the data as .npy, runs the `training` bench
 binary on it, and prints both.
 
-    bench/.venv/bin/python bench/training.py [--runs 3]
+    bench/.venv/bin/python bench/training.py [--runs 3] [--device cuda] [--binary PATH]
+
+`--device cuda` runs both sides on GPU 0 (the binary built with `--features
+trainbook-bench/cuda`); the thread count then only matters for the data shuffling.
 
 (a) digits MLP 64-128-64-10 and (b) digits CNN conv16-conv32-pool-linear: 20 epochs of
 Adam(1e-3), batch 64, on a stratified 75/25 split of digits scaled to [0, 1]; (c) MLP
@@ -53,28 +56,36 @@ def cnn():
         torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32 * 4 * 4, 10))
 
 
-def train(make, data, epochs, batch, runs, image=False):
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train(make, data, epochs, batch, runs, device, image=False):
     Xtr, Xte, ytr, yte = data
     shape = (-1, 1, 8, 8) if image else (len(Xtr[0]),)
     xtr = torch.tensor(Xtr).reshape(-1, *shape[1:]) if image else torch.tensor(Xtr)
     xte = torch.tensor(Xte).reshape(-1, *shape[1:]) if image else torch.tensor(Xte)
     ytr, yte = torch.tensor(ytr), torch.tensor(yte)
+    xtr, xte, ytr, yte = (t.to(device) for t in (xtr, xte, ytr, yte))
     best = (float("inf"), 0.0)
     for run in range(runs):
         torch.manual_seed(run)
-        model = make()
+        model = make().to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = torch.nn.CrossEntropyLoss()
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(epochs):
             model.train()
-            order = torch.randperm(len(xtr))
+            order = torch.randperm(len(xtr), device=device)
             for i in range(0, len(xtr), batch):
                 idx = order[i:i + batch]
                 opt.zero_grad()
                 loss = loss_fn(model(xtr[idx]), ytr[idx])
                 loss.backward()
                 opt.step()
+        synchronize(device)
         per_epoch = (time.perf_counter() - start) / epochs
         if per_epoch < best[0]:
             model.eval()
@@ -87,22 +98,26 @@ def train(make, data, epochs, batch, runs, image=False):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--binary", help="the training bench binary (default: the release build)")
     args = parser.parse_args()
     target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/trainbook/target"))
-    binary = target / "release" / "training"
+    binary = Path(args.binary) if args.binary else target / "release" / "training"
+    device = torch.device(args.device)
     digits, synthetic = digits_data(), synthetic_data()
     with tempfile.TemporaryDirectory() as tmp:
         for name, (Xtr, Xte, ytr, yte) in [("digits", digits), ("synthetic", synthetic)]:
             for part, array in [("train_x", Xtr), ("test_x", Xte), ("train_y", ytr), ("test_y", yte)]:
                 np.save(Path(tmp) / f"{name}_{part}.npy", array.astype(np.float32 if "x" in part else np.int64))
-        rust = json.loads(subprocess.run([str(binary), tmp, "--runs", str(args.runs)],
+        rust = json.loads(subprocess.run([str(binary), tmp, "--runs", str(args.runs), "--device", args.device],
                                          check=True, capture_output=True, text=True).stdout)
     torch_results = {
-        "mlp": train(lambda: mlp([64, 128, 64, 10]), digits, 20, 64, args.runs),
-        "cnn": train(cnn, digits, 20, 64, args.runs, image=True),
-        "wide_mlp": train(lambda: mlp([256, 512, 512, 10]), synthetic, 2, 256, min(args.runs, 2)),
+        "mlp": train(lambda: mlp([64, 128, 64, 10]), digits, 20, 64, args.runs, device),
+        "cnn": train(cnn, digits, 20, 64, args.runs, device, image=True),
+        "wide_mlp": train(lambda: mlp([256, 512, 512, 10]), synthetic, 2, 256, min(args.runs, 2), device),
     }
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.runs}")
+    where = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"PyTorch {torch.__version__} on {where}, trainbook on {rust['device']}, best of {args.runs}")
     for key, label in [("mlp", "digits MLP 64-128-64-10"), ("cnn", "digits CNN conv16-conv32-pool"),
                        ("wide_mlp", "MLP 256-512-512-10, 100k")]:
         t, r = torch_results[key], rust[key]

@@ -6,6 +6,17 @@ use std::path::{Path, PathBuf};
 
 pub const KERNEL_NAME: &str = "trainbook";
 
+/// Copied into the kernelspec when `TRAINBOOK_FEATURES` is set: the features, where the CUDA
+/// toolkit is (nvcc for candle's kernels, libraries to link), the GPU architecture to compile
+/// for, the CUDA version (so cudarc need not run nvcc), and where the CUDA libraries load from.
+const FEATURE_ENV: [&str; 5] = [
+    "TRAINBOOK_FEATURES",
+    "CUDA_HOME",
+    "CUDA_COMPUTE_CAP",
+    "CUDARC_CUDA_VERSION",
+    "LD_LIBRARY_PATH",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Location {
     /// `$JUPYTER_DATA_DIR` or `~/.local/share/jupyter`.
@@ -57,6 +68,15 @@ pub fn install(location: &Location) -> Result<PathBuf> {
             "TRAINBOOK_PRELUDE_DIR".into(),
             json!(prelude.display().to_string()),
         );
+        // A kernel with prelude features (`install.sh --cuda`) keeps them, and what building
+        // and running CUDA code needs, as set now: Jupyter starts kernels with its own env.
+        if !crate::runner::prelude_features(&prelude)?.is_empty() {
+            for name in FEATURE_ENV {
+                if let Ok(value) = std::env::var(name) {
+                    env.insert(name.into(), json!(value));
+                }
+            }
+        }
     }
     let spec = json!({
         "argv": [exe.display().to_string(), "kernel", "--connection-file", "{connection_file}"],

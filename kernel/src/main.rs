@@ -29,6 +29,8 @@ USAGE:
 ENVIRONMENT:
     TRAINBOOK_PRELUDE_DIR   the prelude crate to load (default: the one it was built with)
     TRAINBOOK_CACHE_DIR     build cache (default ~/.cache/trainbook)
+    TRAINBOOK_FEATURES      prelude cargo features, e.g. `cuda` (install.sh --cuda sets it;
+                            `install` copies it and the CUDA variables into the kernelspec)
     TRAINBOOK_STANDBY       warm standby kernels kept under a Jupyter server (default 1, 0 = off)
     TRAINBOOK_STANDBY_TTL   seconds an unclaimed standby waits before it exits (default 14400)
     TRAINBOOK_CELL_BUILD    `cargo`: build every cell through cargo (by default a cell whose

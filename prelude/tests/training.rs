@@ -605,6 +605,38 @@ fn cpu_relu_and_pooling_match_candle() {
         [0.0, 0.0, 0.0, 1.0]
     );
 
+    // Other dtypes and devices (F64 here; CUDA) pool with tensor ops: the same maxima, the
+    // whole gradient to each window's maximum, an odd last row and column dropped.
+    let odd = Tensor::randn(0f32, 1.0, (2, 3, 5, 7), &Device::Cpu).unwrap();
+    let pooled_with_gradient = |t: &Tensor| {
+        let v = trainbook::candle::Var::from_tensor(t).unwrap();
+        let y = trainbook::nn::max_pool2(v.as_tensor()).unwrap();
+        let probe = Tensor::arange(0f32, y.elem_count() as f32, &Device::Cpu)
+            .unwrap()
+            .to_dtype(t.dtype())
+            .unwrap()
+            .reshape(y.shape())
+            .unwrap();
+        let g = (&y * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = g.get(v.as_tensor()).unwrap().to_dtype(DType::F32).unwrap();
+        (y.to_dtype(DType::F32).unwrap(), g)
+    };
+    let (kernel, kernel_grad) = pooled_with_gradient(&odd);
+    let (ops, ops_grad) = pooled_with_gradient(&odd.to_dtype(DType::F64).unwrap());
+    assert_eq!(kernel.dims(), [2, 3, 2, 3]);
+    close(&values(&ops), &values(&kernel), 1e-6, "max-pool by ops");
+    close(
+        &values(&ops_grad),
+        &values(&kernel_grad),
+        1e-6,
+        "max-pool gradient by ops",
+    );
+
     let base = Tensor::randn(0f32, 1.0, (2, 6, 4, 3), &Device::Cpu).unwrap();
     let x = trainbook::candle::Var::from_tensor(&base).unwrap();
     let input = x.as_tensor().permute((0, 3, 1, 2)).unwrap(); // (2, 3, 6, 4), strided

@@ -1,13 +1,15 @@
 //! Training on candle, the Trainbook side of `bench/training.py`, which writes the data as
 //! .npy files, runs this binary, and prints both sides.
 //!
-//! Usage: training <data folder> [--runs N]   (prints one JSON line)
+//! Usage: training <data folder> [--runs N] [--device cpu|cuda]   (prints one JSON line)
+//!
+//! `--device cuda` needs the binary built with `--features trainbook-bench/cuda` and a GPU.
 //!
 //! Workloads (the same as PyTorch's in the script): digits MLP 64-128-64-10 and digits CNN
 //! conv16-conv32-pool-linear, 20 epochs of Adam(1e-3), batch 64; MLP 256-512-512-10 on 100k x
 //! 256 synthetic samples, batch 256, 2 epochs.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::time::Instant;
 use trainbook::prelude::*;
@@ -18,10 +20,12 @@ struct Data {
     test_y: Vec<usize>,
 }
 
-fn load(folder: &Path, name: &str, batch: usize, image: bool) -> Result<Data> {
+fn load(folder: &Path, name: &str, batch: usize, image: bool, device: &Device) -> Result<Data> {
     let read = |part: &str| -> Result<Tensor> {
         let path = folder.join(format!("{name}_{part}.npy"));
-        Tensor::read_npy(&path).with_context(|| format!("reading {}", path.display()))
+        let values =
+            Tensor::read_npy(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(values.to_device(device)?)
     };
     let shape = |x: Tensor| -> Result<Tensor> {
         let x = x.to_dtype(DType::F32)?;
@@ -32,6 +36,7 @@ fn load(folder: &Path, name: &str, batch: usize, image: bool) -> Result<Data> {
     let test_x = shape(read("test_x")?)?;
     let test_y = read("test_y")?
         .to_dtype(DType::U32)?
+        .to_device(&Device::Cpu)?
         .to_vec1::<u32>()?
         .into_iter()
         .map(|c| c as usize)
@@ -59,6 +64,8 @@ fn run(
             .progress(Progress::Quiet);
         let start = Instant::now();
         trainer.fit(model.as_ref(), &data.train, None)?;
+        // GPU work is queued: count it only once it has run.
+        model.parameters().device().synchronize()?;
         let per_epoch = start.elapsed().as_secs_f64() / epochs as f64;
         if per_epoch < best.0 {
             let accuracy = accuracy_score(&data.test_y, &model.predict(&data.test_x)?)?;
@@ -89,41 +96,55 @@ fn main() -> Result<()> {
         }
     }
     let args: Vec<String> = std::env::args().collect();
-    let folder = Path::new(
-        args.get(1)
-            .context("usage: training <data folder> [--runs N]")?,
-    );
-    let runs = match args.iter().position(|a| a == "--runs") {
-        Some(i) => args[i + 1].parse()?,
+    let usage = "usage: training <data folder> [--runs N] [--device cpu|cuda]";
+    let folder = Path::new(args.get(1).context(usage)?);
+    let option = |name: &str| -> Result<Option<&String>> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => Ok(Some(args.get(i + 1).context(usage)?)),
+            None => Ok(None),
+        }
+    };
+    let runs = match option("--runs")? {
+        Some(value) => value.parse().context(usage)?,
         None => 3,
     };
-    let cpu = Device::Cpu;
-    let digits = load(folder, "digits", 64, false)?;
+    let device = match option("--device")?.map(String::as_str) {
+        None | Some("cpu") => Device::Cpu,
+        Some("cuda") => {
+            let device = Device::cuda_if_available(0)?;
+            if !device.is_cuda() {
+                bail!("--device cuda: no CUDA device (build with --features trainbook-bench/cuda, on a machine with an NVIDIA driver)");
+            }
+            device
+        }
+        Some(other) => bail!("--device {other}: expected cpu or cuda"),
+    };
+    let digits = load(folder, "digits", 64, false, &device)?;
     let mlp = run(runs, 20, &digits, &|| {
         Ok(Box::new(Mlp::new(
-            MlpConfig::classifier(64, &[128, 64], 10).device(&cpu),
+            MlpConfig::classifier(64, &[128, 64], 10).device(&device),
         )?))
     })?;
-    let digit_images = load(folder, "digits", 64, true)?;
+    let digit_images = load(folder, "digits", 64, true, &device)?;
     let cnn = run(runs, 20, &digit_images, &|| {
         Ok(Box::new(Cnn::new(
             CnnConfig::new(&[1, 8, 8], 10)
                 .conv(16)
                 .conv(32)
                 .pool()
-                .device(&cpu),
+                .device(&device),
         )?))
     })?;
-    let synthetic = load(folder, "synthetic", 256, false)?;
+    let synthetic = load(folder, "synthetic", 256, false, &device)?;
     let wide = run(runs.min(2), 2, &synthetic, &|| {
         Ok(Box::new(Mlp::new(
-            MlpConfig::classifier(256, &[512, 512], 10).device(&cpu),
+            MlpConfig::classifier(256, &[512, 512], 10).device(&device),
         )?))
     })?;
     let entry = |(seconds, rate, accuracy): (f64, f64, f64)| serde_json::json!({"epoch_s": seconds, "samples_per_s": rate, "accuracy": accuracy});
     println!(
         "{}",
-        serde_json::json!({"mlp": entry(mlp), "cnn": entry(cnn), "wide_mlp": entry(wide)})
+        serde_json::json!({"device": format!("{device:?}"), "mlp": entry(mlp), "cnn": entry(cnn), "wide_mlp": entry(wide)})
     );
     Ok(())
 }

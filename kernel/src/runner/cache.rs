@@ -9,7 +9,9 @@
 //! Layout under `~/.cache/trainbook` (or `$TRAINBOOK_CACHE_DIR`), all mode 0700:
 //! `prelude/<key>/` templates (`READY` marks a complete one), `prelude/.lock` serialises
 //! builds, `kernels/<id>/` per-kernel work directories (removed when the kernel exits; ones
-//! whose process died are swept at the next start).
+//! whose process died are swept at the next start). A prelude built with cargo features
+//! (`TRAINBOOK_FEATURES`, e.g. `cuda`) keeps its templates in `prelude+<features>/`, so that
+//! switching between a CPU and a GPU kernel rebuilds neither.
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -84,6 +86,76 @@ pub fn new_private_dir(parent: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The prelude's cargo features this kernel builds with: `TRAINBOOK_FEATURES`, comma or space
+/// separated (`install.sh --cuda` puts `cuda` into the kernelspec). Names the prelude's
+/// Cargo.toml does not declare are refused here, with the list it does declare, rather than by
+/// cargo in the middle of a build.
+pub fn prelude_features(prelude: &Path) -> Result<Vec<String>> {
+    let requested = std::env::var("TRAINBOOK_FEATURES").unwrap_or_default();
+    if requested.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let manifest = prelude.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    checked_features(&requested, &text)
+        .with_context(|| format!("the prelude at {}", prelude.display()))
+}
+
+/// `requested` split into sorted, unique names, each declared in `manifest`.
+fn checked_features(requested: &str, manifest: &str) -> Result<Vec<String>> {
+    let mut features: Vec<String> = requested
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect();
+    features.sort();
+    features.dedup();
+    let declared = declared_features(manifest);
+    if let Some(unknown) = features.iter().find(|f| !declared.contains(f)) {
+        bail!(
+            "TRAINBOOK_FEATURES names the feature {unknown:?}, which the prelude does not have \
+             (it has: {}). Fix or unset TRAINBOOK_FEATURES; for Jupyter it is in the \
+             kernelspec's env, written by `trainbook install`.",
+            if declared.is_empty() {
+                "none".to_string()
+            } else {
+                declared.join(", ")
+            }
+        );
+    }
+    Ok(features)
+}
+
+/// The keys of the `[features]` table of a Cargo.toml.
+fn declared_features(manifest: &str) -> Vec<String> {
+    let mut in_features = false;
+    let mut names = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+        } else if in_features {
+            if let Some((name, _)) = line.split_once('=') {
+                let name = name.trim();
+                if !name.is_empty() && !name.starts_with('#') {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// How cells' crate and the pinning member depend on the prelude.
+pub fn prelude_dependency(prelude: &Path, features: &[String]) -> String {
+    let path = format!("{:?}", prelude.display().to_string());
+    if features.is_empty() {
+        format!("{{ path = {path} }}")
+    } else {
+        format!("{{ path = {path}, features = {features:?} }}")
+    }
+}
+
 pub struct PreludeCache {
     prelude: PathBuf,
     template: PathBuf,
@@ -102,8 +174,13 @@ impl PreludeCache {
             )
         })?;
         let cargo_lock = project_lock(&prelude);
-        let key = cache_key(&prelude, cargo_lock.as_deref())?;
-        let root = cache_root()?.join("prelude");
+        let features = prelude_features(&prelude)?;
+        let key = cache_key(&prelude, cargo_lock.as_deref(), &features)?;
+        let folder = match features.is_empty() {
+            true => "prelude".to_string(),
+            false => format!("prelude+{}", features.join("+")),
+        };
+        let root = cache_root()?.join(folder);
         private_dir(&root)?;
         Ok(PreludeCache {
             template: root.join(key),
@@ -240,9 +317,10 @@ pub fn project_lock(prelude: &Path) -> Option<PathBuf> {
         .filter(|p| p.exists())
 }
 
-fn cache_key(prelude: &Path, cargo_lock: Option<&Path>) -> Result<String> {
+fn cache_key(prelude: &Path, cargo_lock: Option<&Path>, features: &[String]) -> Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(env!("CARGO_PKG_VERSION"));
+    hasher.update(format!("features: {features:?}"));
     // The build layout (see `workspace`); a new layout needs a new template.
     hasher.update("layout: ctx + pin workspace");
     let rustc = std::process::Command::new(std::env::var_os("RUSTC").unwrap_or("rustc".into()))
@@ -400,5 +478,61 @@ fn sweep_dead_kernels(kernels: &Path) {
         if !pid.is_some_and(process_alive) {
             let _ = fs::remove_dir_all(path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = "[package]\nname = \"trainbook\"\n\n[features]\n# GPU\n\
+                            cuda = [\"candle-core/cuda\"]\nextra = []\n\n[dependencies]\n\
+                            anyhow = \"1\"\n";
+
+    #[test]
+    fn features_are_read_from_the_manifest_and_checked() {
+        assert_eq!(declared_features(MANIFEST), ["cuda", "extra"]);
+        assert_eq!(checked_features("cuda", MANIFEST).unwrap(), ["cuda"]);
+        assert_eq!(
+            checked_features(" extra, cuda cuda", MANIFEST).unwrap(),
+            ["cuda", "extra"]
+        );
+        assert!(checked_features("", MANIFEST).unwrap().is_empty());
+        let error = checked_features("cuda,metal", MANIFEST)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"metal\"") && error.contains("it has: cuda, extra"),
+            "{error}"
+        );
+        let error = checked_features("cuda", "[package]\nname = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("it has: none"), "{error}");
+    }
+
+    #[test]
+    fn the_dependency_names_the_features() {
+        let prelude = Path::new("/src/trainbook/prelude");
+        assert_eq!(
+            prelude_dependency(prelude, &[]),
+            "{ path = \"/src/trainbook/prelude\" }"
+        );
+        assert_eq!(
+            prelude_dependency(prelude, &["cuda".to_string()]),
+            "{ path = \"/src/trainbook/prelude\", features = [\"cuda\"] }"
+        );
+    }
+
+    #[test]
+    fn features_change_the_cache_key() {
+        let dir = std::env::temp_dir().join(format!("trainbook-key-{}", std::process::id()));
+        fs::create_dir_all(dir.join("src")).unwrap();
+        fs::write(dir.join("Cargo.toml"), MANIFEST).unwrap();
+        fs::write(dir.join("src/lib.rs"), "").unwrap();
+        let plain = cache_key(&dir, None, &[]).unwrap();
+        let cuda = cache_key(&dir, None, &["cuda".to_string()]).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_ne!(plain, cuda);
     }
 }

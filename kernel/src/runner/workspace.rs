@@ -43,13 +43,14 @@ pub fn prepare(work_dir: &Path, prelude: Option<&Path>) -> Result<PathBuf> {
     fs::write(work_dir.join("Cargo.toml"), ROOT_MANIFEST)?;
     let pin = work_dir.join("pin");
     private_dir(&pin)?;
+    let dependency =
+        super::cache::prelude_dependency(prelude, &super::cache::prelude_features(prelude)?);
     fs::write(
         pin.join("Cargo.toml"),
         format!(
             "[package]\nname = \"trainbook-pin\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
              publish = false\n\n[lib]\npath = \"lib.rs\"\n\n[dependencies]\n\
-             trainbook = {{ path = {:?} }}\n",
-            prelude.display().to_string()
+             trainbook = {dependency}\n"
         ),
     )?;
     fs::write(pin.join("lib.rs"), "")?;

@@ -52,6 +52,32 @@ impl Conv3x3 {
         )?;
         Ok(Conv3x3 { weight, bias })
     }
+
+    /// A convolution from existing tensors: `weight` (out, in, 3, 3) and `bias` (out), e.g.
+    /// loaded from another framework's checkpoint.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let weight = Tensor::ones((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    /// let bias = Tensor::new(&[0.5f32], &Device::Cpu).unwrap();
+    /// let conv = Conv3x3::from_tensors(weight, bias).unwrap();
+    /// let x = Tensor::ones((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    /// // The centre pixel sees all nine ones; a corner sees four.
+    /// let y = conv.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    /// assert_eq!((y[4], y[0]), (9.5, 4.5));
+    /// ```
+    pub fn from_tensors(weight: Tensor, bias: Tensor) -> candle_core::Result<Conv3x3> {
+        let (out, _, kh, kw) = weight.dims4()?;
+        if (kh, kw) != (3, 3) || bias.dims() != [out] {
+            candle_core::bail!(
+                "Conv3x3::from_tensors: expected a weight of shape (out, in, 3, 3) and a bias of \
+                 shape (out), got {:?} and {:?}",
+                weight.dims(),
+                bias.dims()
+            );
+        }
+        Ok(Conv3x3 { weight, bias })
+    }
 }
 
 impl Module for Conv3x3 {

@@ -69,10 +69,19 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
 /// ```
 pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
     if uses_cpu_kernels(x) {
-        x.apply_op1(MaxPool2)
-    } else {
-        x.max_pool2d(2)
+        return x.apply_op1(MaxPool2);
     }
+    // Not candle's `max_pool2d`: its backward scales the gradient by the share of maxima in
+    // the window (a quarter for a unique maximum; bench/RESULTS.md). Each window as the last
+    // axis and a max over it sends the whole gradient to the maximum, as on the CPU.
+    let (n, c, h, w) = x.dims4()?;
+    let (h2, w2) = (h / 2, w / 2);
+    x.narrow(2, 0, h2 * 2)?
+        .narrow(3, 0, w2 * 2)?
+        .reshape((n, c, h2, 2, w2, 2))?
+        .permute((0, 1, 2, 4, 3, 5))?
+        .reshape((n, c, h2, w2, 4))?
+        .max(candle_core::D::Minus1)
 }
 
 struct Relu;
