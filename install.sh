@@ -31,6 +31,12 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
+# evcxr's rust-analyzer reads the standard library's source for completions and hover docs
+# (inspecting `Vec::new` finds nothing without it); rustup ships it as a component.
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ] && command -v rustup >/dev/null; then
+    rustup component add rust-src
+fi
+
 # A fast linker makes every cell link faster; evcxr uses mold when it is on PATH.
 if ! command -v mold >/dev/null; then
     SUDO=""

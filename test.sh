@@ -20,6 +20,11 @@ export TRAINBOOK_DATA_DIR="$SCRATCH/data"
 step() { printf '\n== %s\n' "$*"; }
 
 step "build"
+# evcxr's rust-analyzer reads the standard library's source for completions and hover docs
+# (inspecting `Vec::new` finds nothing without it); rustup ships it as a component.
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ] && command -v rustup >/dev/null; then
+    rustup component add rust-src
+fi
 start=$SECONDS
 cargo build --release --locked --workspace --all-targets
 echo "built in $((SECONDS - start)) s"
