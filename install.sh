@@ -8,8 +8,9 @@
 # --cuda builds the prelude with candle's CUDA backend (models then train on GPU 0 through
 # `default_device()` / `Device::cuda_if_available(0)`). It uses the CUDA toolkit whose nvcc is
 # on PATH (or CUDA_HOME), else installs CUDA 13.0's compiler and libraries from PyPI
-# (requirements-cuda.txt). The GPU architecture comes from nvidia-smi; to build on a machine
-# without the GPU, set CUDA_COMPUTE_CAP (e.g. 90 for an H100/H200, 89 for an L4, 80 for an A100).
+# (requirements-cuda.txt). It needs the NVIDIA driver; without one it only sets up the CUDA
+# toolchain (for bench/cuda_check.sh pack) and stops. The GPU architecture comes from
+# nvidia-smi, or CUDA_COMPUTE_CAP (e.g. 90 for an H100/H200, 89 for an L4, 80 for an A100).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -109,11 +110,21 @@ setup_cuda() {
 }
 if [ "$WITH_CUDA" -eq 1 ]; then
     setup_cuda
+    if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+        # A CUDA prelude links libcuda.so.1, so a kernel cannot even load it here.
+        echo "install.sh: the CUDA toolchain is ready, but this machine has no NVIDIA driver" \
+            "(libcuda.so.1), so a CUDA kernel cannot run here: run ./install.sh --cuda on the GPU" \
+            "machine. To build the CUDA benchmark and tests here for a GPU elsewhere:" \
+            "bench/cuda_check.sh pack." >&2
+        exit 1
+    fi
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/trainbook/target}"
 say "building trainbook (release; the first build takes several minutes)"
-cargo build --release --locked -p trainbook-kernel
+# --workspace: the same feature resolution as test.sh's build, so the two share artifacts
+# (-p trainbook-kernel resolved evcxr's dependencies differently and rebuilt them: 11 min).
+cargo build --release --locked --workspace --bin trainbook
 BIN="$CARGO_TARGET_DIR/release/trainbook"
 mkdir -p "$HOME/.local/bin"
 ln -sf "$BIN" "$HOME/.local/bin/trainbook"
@@ -132,14 +143,9 @@ fi
 say "precompiling the prelude (once per toolchain and prelude version)"
 "$BIN" precompile
 
-if [ "$WITH_CUDA" -eq 1 ] && ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
-    say "not running the tour: this machine has no NVIDIA driver for the CUDA build"
-    echo "The prelude cache is built for a GPU machine with compute capability $CUDA_COMPUTE_CAP."
-else
-    say "running the tour notebook headless"
-    OUT="$(mktemp -d)/00_tour.ipynb"
-    "$BIN" run notebooks/00_tour.ipynb -o "$OUT"
-fi
+say "running the tour notebook headless"
+OUT="$(mktemp -d)/00_tour.ipynb"
+"$BIN" run notebooks/00_tour.ipynb -o "$OUT"
 
 say "done"
 echo "Trainbook is installed. Start JupyterLab and pick \"Rust (Trainbook)\":"

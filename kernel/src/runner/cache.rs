@@ -127,6 +127,30 @@ fn checked_features(requested: &str, manifest: &str) -> Result<Vec<String>> {
     Ok(features)
 }
 
+/// A CUDA prelude links the NVIDIA driver's library (libcuda.so.1): without it no cell can load
+/// the prelude (the runner process dies at the first one), so say so before compiling.
+fn check_cuda_driver(features: &[String]) -> Result<()> {
+    if !features.iter().any(|f| f == "cuda") {
+        return Ok(());
+    }
+    // SAFETY: dlopen/dlclose with a constant name; the handle is not used otherwise.
+    let found = unsafe {
+        let handle = libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if !handle.is_null() {
+            libc::dlclose(handle);
+        }
+        !handle.is_null()
+    };
+    if !found {
+        bail!(
+            "TRAINBOOK_FEATURES=cuda builds the prelude with CUDA, but this machine has no NVIDIA \
+             driver library (libcuda.so.1), so no cell could load it. Install the driver, or \
+             reinstall the kernel without --cuda (./install.sh)."
+        );
+    }
+    Ok(())
+}
+
 /// The keys of the `[features]` table of a Cargo.toml.
 fn declared_features(manifest: &str) -> Vec<String> {
     let mut in_features = false;
@@ -175,6 +199,7 @@ impl PreludeCache {
         })?;
         let cargo_lock = project_lock(&prelude);
         let features = prelude_features(&prelude)?;
+        check_cuda_driver(&features)?;
         let key = cache_key(&prelude, cargo_lock.as_deref(), &features)?;
         let folder = match features.is_empty() {
             true => "prelude".to_string(),

@@ -206,22 +206,12 @@ impl Runner {
         let Some(prelude) = self.prelude.clone() else {
             return Ok(());
         };
-        let features = cache::prelude_features(&prelude)?;
-        let dependency = cache::prelude_dependency(&prelude, &features);
+        let dependency = cache::prelude_dependency(&prelude, &cache::prelude_features(&prelude)?);
         let code = format!(":dep trainbook = {dependency}\nuse trainbook::prelude::*;");
         let started = std::time::Instant::now();
-        self.context.execute(&code).map_err(|e| {
-            let e = e.to_string();
-            // A CUDA prelude links the driver's library, so without a driver it cannot load.
-            let hint = if features.iter().any(|f| f == "cuda") && e.contains("libcuda") {
-                "\nThe prelude was built with CUDA (TRAINBOOK_FEATURES=cuda), but this machine \
-                 has no NVIDIA driver library (libcuda.so.1). Install the driver, or reinstall \
-                 the kernel without --cuda."
-            } else {
-                ""
-            };
-            anyhow::anyhow!("could not load the Trainbook prelude: {e}{hint}")
-        })?;
+        self.context
+            .execute(&code)
+            .map_err(|e| anyhow::anyhow!("could not load the Trainbook prelude: {e}"))?;
         log_phase("prelude loaded", started);
         let started = std::time::Instant::now();
         self.attach()?;
