@@ -12,7 +12,7 @@
 # nvcc on PATH, else ~/.cache/trainbook/cuda-venv from requirements-cuda.txt, and builds for
 # CUDA_COMPUTE_CAP (default 90: H100/H200). `run` needs python3 with torch, numpy and
 # scikit-learn, and the CUDA 13 libraries (found under python3's site-packages/nvidia, as
-# PyTorch's CUDA wheels install them, or /usr/local/cuda*). Add `.gpu` to .git/info/exclude.
+# PyTorch's CUDA wheels install them, or /usr/local/cuda*). .gpu/ is git-ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
