@@ -113,6 +113,15 @@ fn prelude_layers_on_the_gpu_match_their_cpu_kernels() {
             conv.forward(x).unwrap()
         },
     );
+    compare(
+        "conv3x3 + relu",
+        &random(&[2, 3, 7, 5], 6),
+        &[random(&[4, 3, 3, 3], 7), random(&[4], 8)],
+        &|x, w| {
+            let conv = Conv3x3::from_tensors(w[0].clone(), w[1].clone()).unwrap();
+            conv.forward_relu(x).unwrap()
+        },
+    );
 }
 
 /// candle-nn's recurrent cells and our linear head: the same probabilities on both devices.

@@ -541,50 +541,83 @@ fn conv3x3_matches_candle_conv2d_forward_and_backward() {
     let conv = Conv3x3::new(3, 5, params.builder().pp("conv")).unwrap();
     let weight = params.get("conv.weight").unwrap();
     let bias = params.get("conv.bias").unwrap();
-    let x = trainbook::candle::Var::from_tensor(
-        &Tensor::randn(0f32, 1.0, (2, 3, 6, 7), &Device::Cpu).unwrap(),
-    )
-    .unwrap();
-    // A non-contiguous input too: the NCHW view of NHWC data.
-    for input in [
-        x.as_tensor().clone(),
-        x.as_tensor()
-            .permute((0, 2, 3, 1))
-            .unwrap()
-            .contiguous()
-            .unwrap()
-            .permute((0, 3, 1, 2))
-            .unwrap(),
-    ] {
-        let ours = conv.forward(&input).unwrap();
-        let reference = input
-            .conv2d(&weight, 1, 1, 1, 1)
-            .unwrap()
-            .broadcast_add(&bias.reshape((1, 5, 1, 1)).unwrap())
-            .unwrap();
-        close(&values(&ours), &values(&reference), 1e-5, "conv forward");
-        let probe = Tensor::randn(0f32, 1.0, ours.dims(), &Device::Cpu).unwrap();
-        let ours_grads = (&ours * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let reference_grads = (&reference * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, t) in [("x", x.as_tensor()), ("weight", &weight), ("bias", &bias)] {
-            close(
-                &values(ours_grads.get(t).unwrap()),
-                &values(reference_grads.get(t).unwrap()),
-                1e-4,
-                &format!("conv gradient of {name}"),
-            );
+    // The second shape is convolved in two chunks of the batch (3 and 2 images of 600 pixels).
+    for shape in [(2, 3, 6, 7), (5, 3, 20, 30)] {
+        let x = trainbook::candle::Var::from_tensor(
+            &Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+        // A non-contiguous input too: the NCHW view of NHWC data.
+        for input in [
+            x.as_tensor().clone(),
+            x.as_tensor()
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .permute((0, 3, 1, 2))
+                .unwrap(),
+        ] {
+            for relu in [false, true] {
+                let ours = if relu {
+                    conv.forward_relu(&input).unwrap()
+                } else {
+                    conv.forward(&input).unwrap()
+                };
+                let reference = input
+                    .conv2d(&weight, 1, 1, 1, 1)
+                    .unwrap()
+                    .broadcast_add(&bias.reshape((1, 5, 1, 1)).unwrap())
+                    .unwrap();
+                let reference = if relu {
+                    reference.relu().unwrap()
+                } else {
+                    reference
+                };
+                close(&values(&ours), &values(&reference), 1e-5, "conv forward");
+                let probe = Tensor::randn(0f32, 1.0, ours.dims(), &Device::Cpu).unwrap();
+                let loss = (&ours * &probe).unwrap().sum_all().unwrap();
+                let reference_grads = (&reference * &probe)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                // A second backward over the same graph rebuilds the patches the first one used.
+                for pass in 0..2 {
+                    let ours_grads = loss.backward().unwrap();
+                    for (name, t) in [("x", x.as_tensor()), ("weight", &weight), ("bias", &bias)] {
+                        close(
+                            &values(ours_grads.get(t).unwrap()),
+                            &values(reference_grads.get(t).unwrap()),
+                            1e-4,
+                            &format!("conv (relu {relu}) gradient of {name}, pass {pass}"),
+                        );
+                    }
+                }
+            }
         }
     }
+    // An input that needs no gradient (the network's images) gets none; the weights still do.
+    let image = Tensor::randn(0f32, 1.0, (2, 3, 4, 4), &Device::Cpu).unwrap();
+    let grads = conv
+        .forward_relu(&image)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(grads.get(&image).is_none());
+    assert!(grads.get(&weight).is_some() && grads.get(&bias).is_some());
+    // A wrong channel count is an error that says so, not a panic.
+    let error = conv
+        .forward(&Tensor::zeros((1, 2, 4, 4), DType::F32, &Device::Cpu).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("2 channels") && error.contains("expects 3"),
+        "{error}"
+    );
 }
 
 /// The CPU ReLU and max-pool kernels against candle's ops: same outputs and gradients, also

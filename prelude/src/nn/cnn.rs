@@ -244,13 +244,9 @@ impl Network for Cnn {
         let mut x = input.clone();
         for layer in &self.layers {
             x = match layer {
-                Layer::Conv(conv, norm) => {
-                    let y = conv.forward(&x)?;
-                    let y = match norm {
-                        Some(norm) => norm.forward_t(&y, train)?,
-                        None => y,
-                    };
-                    super::cpu_ops::relu(&y)?
+                Layer::Conv(conv, None) => conv.forward_relu(&x)?,
+                Layer::Conv(conv, Some(norm)) => {
+                    super::cpu_ops::relu(&norm.forward_t(&conv.forward(&x)?, train)?)?
                 }
                 Layer::Pool => super::cpu_ops::max_pool2(&x)?,
                 Layer::Flatten => flatten_batch(&x)?,
