@@ -670,6 +670,20 @@ fn cpu_relu_and_pooling_match_candle() {
         "max-pool gradient by ops",
     );
 
+    // A strided input (the NCHW view of NHWC data) pools as its contiguous copy, gradient too.
+    let nhwc = trainbook::candle::Var::randn(0f32, 1.0, (2, 5, 7, 3), &Device::Cpu).unwrap();
+    let view = nhwc.as_tensor().permute((0, 3, 1, 2)).unwrap();
+    let copy = view.contiguous().unwrap();
+    let pooled_view = trainbook::nn::max_pool2(&view).unwrap();
+    let pooled_copy = trainbook::nn::max_pool2(&copy).unwrap();
+    assert_eq!(values(&pooled_view), values(&pooled_copy));
+    let probe = Tensor::randn(0f32, 1.0, pooled_view.dims(), &Device::Cpu).unwrap();
+    let gradient = |y: &Tensor| {
+        let grads = (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+        values(grads.get(nhwc.as_tensor()).unwrap())
+    };
+    assert_eq!(gradient(&pooled_view), gradient(&pooled_copy));
+
     let base = Tensor::randn(0f32, 1.0, (2, 6, 4, 3), &Device::Cpu).unwrap();
     let x = trainbook::candle::Var::from_tensor(&base).unwrap();
     let input = x.as_tensor().permute((0, 3, 1, 2)).unwrap(); // (2, 3, 6, 4), strided

@@ -3,6 +3,7 @@
 //! multiply). Each is one loop forward and one backward here; other devices use candle's.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
+use std::sync::Mutex;
 
 /// The values of an F32 CPU storage (custom ops here are F32 only).
 pub(super) fn f32_slice<'a>(storage: &'a CpuStorage, op: &str) -> candle_core::Result<&'a [f32]> {
@@ -69,7 +70,8 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
 /// ```
 pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
     if uses_cpu_kernels(x) {
-        return x.apply_op1(MaxPool2);
+        let places = x.track_op().then(|| Mutex::new(None));
+        return x.apply_op1(MaxPool2 { places });
     }
     // Not candle's `max_pool2d`: its backward scales the gradient by the share of maxima in
     // the window (a quarter for a unique maximum; bench/RESULTS.md). Each window as the last
@@ -151,38 +153,62 @@ impl CustomOp2 for ReluBackward {
     }
 }
 
-struct MaxPool2;
-struct MaxPool2Backward;
+/// The forward op; keeps each window's argmax for the backward pass (when one can follow).
+struct MaxPool2 {
+    places: Option<Mutex<Option<Vec<u8>>>>,
+}
 
-/// For each 2×2 window in output order: the storage offset of its maximum and its place in
-/// the window (0..4, row-major; the first one on ties, as PyTorch).
-fn window_maxima(
-    input: &[f32],
-    layout: &Layout,
-) -> candle_core::Result<(Vec<(usize, usize)>, Shape)> {
+/// The backward op: dL/dy sent to each window's maximum, at the places the forward found (or
+/// found again from the input when they are not kept).
+struct MaxPool2Backward {
+    places: Option<Vec<u8>>,
+}
+
+/// Each 2×2 window's maximum and its place in the window (0..4, row-major; the first one on
+/// ties, as PyTorch), in output order (n, c, h / 2, w / 2).
+fn window_maxima(input: &[f32], layout: &Layout) -> candle_core::Result<(Vec<f32>, Vec<u8>)> {
     let (n, c, h, w) = layout.shape().dims4()?;
     let s = layout.stride();
     let (oh, ow) = (h / 2, w / 2);
-    let mut argmax = Vec::with_capacity(n * c * oh * ow);
+    let mut maxima = Vec::with_capacity(n * c * oh * ow);
+    let mut places = Vec::with_capacity(n * c * oh * ow);
+    let mut push = |window: [f32; 4]| {
+        let mut best = 0;
+        for place in 1..4 {
+            if window[place] > window[best] {
+                best = place;
+            }
+        }
+        maxima.push(window[best]);
+        places.push(best as u8);
+    };
     for b in 0..n {
         for ci in 0..c {
             let base = layout.start_offset() + b * s[0] + ci * s[1];
             for y in 0..oh {
-                for x in 0..ow {
-                    let mut best = (base + 2 * y * s[2] + 2 * x * s[3], 0);
-                    for place in 1..4 {
-                        let (dy, dx) = (place / 2, place % 2);
-                        let candidate = base + (2 * y + dy) * s[2] + (2 * x + dx) * s[3];
-                        if input[candidate] > input[best.0] {
-                            best = (candidate, place);
-                        }
+                let (top, bottom) = (base + 2 * y * s[2], base + (2 * y + 1) * s[2]);
+                if s[3] == 1 {
+                    // Rows contiguous (the convolution's output): two slices, no index maths.
+                    let top = input[top..][..2 * ow].chunks_exact(2);
+                    let bottom = input[bottom..][..2 * ow].chunks_exact(2);
+                    for (t, b) in top.zip(bottom) {
+                        push([t[0], t[1], b[0], b[1]]);
                     }
-                    argmax.push(best);
+                } else {
+                    for x in 0..ow {
+                        let (left, right) = (2 * x * s[3], (2 * x + 1) * s[3]);
+                        push([
+                            input[top + left],
+                            input[top + right],
+                            input[bottom + left],
+                            input[bottom + right],
+                        ]);
+                    }
                 }
             }
         }
     }
-    Ok((argmax, Shape::from((n, c, oh, ow))))
+    Ok((maxima, places))
 }
 
 impl CustomOp1 for MaxPool2 {
@@ -196,9 +222,12 @@ impl CustomOp1 for MaxPool2 {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let input = f32_slice(storage, self.name())?;
-        let (argmax, shape) = window_maxima(input, layout)?;
-        let out = argmax.iter().map(|&(o, _)| input[o]).collect();
-        Ok((CpuStorage::F32(out), shape))
+        let (n, c, h, w) = layout.shape().dims4()?;
+        let (maxima, places) = window_maxima(input, layout)?;
+        if let Some(kept) = &self.places {
+            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(places);
+        }
+        Ok((CpuStorage::F32(maxima), Shape::from((n, c, h / 2, w / 2))))
     }
 
     fn bwd(
@@ -207,7 +236,13 @@ impl CustomOp1 for MaxPool2 {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(arg.apply_op2_no_bwd(grad, &MaxPool2Backward)?))
+        let places = self
+            .places
+            .as_ref()
+            .and_then(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()).take());
+        Ok(Some(
+            arg.apply_op2_no_bwd(grad, &MaxPool2Backward { places })?,
+        ))
     }
 }
 
@@ -225,17 +260,36 @@ impl CustomOp2 for MaxPool2Backward {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let input = f32_slice(input, self.name())?;
         let grad = f32_slice(grad, self.name())?;
-        let (argmax, _) = window_maxima(input, input_layout)?;
+        let found;
+        let places = match &self.places {
+            Some(kept) => kept,
+            None => {
+                found = window_maxima(input, input_layout)?.1;
+                &found
+            }
+        };
         let (n, c, h, w) = input_layout.shape().dims4()?;
         let (oh, ow) = (h / 2, w / 2);
+        let gathered;
+        let grads = match grad_layout.contiguous_offsets() {
+            Some((start, end)) => &grad[start..end],
+            None => {
+                let mut values = Vec::with_capacity(grad_layout.shape().elem_count());
+                for_each_offset(grad_layout, |_, offset| values.push(grad[offset]));
+                gathered = values;
+                &gathered
+            }
+        };
         let mut out = vec![0f32; n * c * h * w];
-        let mut grads = Vec::with_capacity(argmax.len());
-        for_each_offset(grad_layout, |_, offset| grads.push(grad[offset]));
-        for (i, &(_, place)) in argmax.iter().enumerate() {
-            let (plane, window) = (i / (oh * ow), i % (oh * ow));
-            let y = 2 * (window / ow) + place / 2;
-            let x = 2 * (window % ow) + place % 2;
-            out[(plane * h + y) * w + x] += grads[i];
+        let windows = (places.chunks_exact(ow.max(1))).zip(grads.chunks_exact(ow.max(1)));
+        // Window row r of plane p covers input rows 2·(r mod oh) and the next one.
+        for (r, (places, grads)) in windows.enumerate().take(n * c * oh) {
+            let (plane, y) = (r / oh, r % oh);
+            let top = (plane * h + 2 * y) * w;
+            for (x, (&place, &g)) in places.iter().zip(grads).enumerate() {
+                let place = usize::from(place);
+                out[top + (place / 2) * w + 2 * x + place % 2] = g;
+            }
         }
         Ok((CpuStorage::F32(out), input_layout.shape().clone()))
     }
