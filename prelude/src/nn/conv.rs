@@ -8,7 +8,7 @@
 //! permute) was slower still (strided copies element by element). On other devices the layer
 //! uses candle's conv2d, with the same weights.
 
-use super::cpu_ops::f32_slice;
+use super::cpu_ops::{f32_slice, matmul, Threads};
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
@@ -210,52 +210,6 @@ fn contiguous<'a>(
     }
 }
 
-/// lhs (m, k) · rhs (k, n) as a new row-major (m, n) matrix, on the calling thread; each
-/// operand is given with its (row stride, column stride).
-fn matmul(
-    (m, k, n): (usize, usize, usize),
-    lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
-) -> Vec<f32> {
-    if m == 0 || n == 0 || k == 0 {
-        return vec![0f32; m * n];
-    }
-    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
-    assert!(rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
-    let mut dst = Vec::with_capacity(m * n);
-    // SAFETY: the asserts keep every element the strides reach inside lhs and rhs; dst has
-    // room for m·n values, and gemm with `read_dst` false writes every one of them without
-    // reading any (dst = 1·(lhs·rhs)), so all m·n are initialised before `set_len`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            // One thread: the layer runs its chunks of the batch in parallel instead.
-            gemm::Parallelism::None,
-        );
-        dst.set_len(m * n);
-    }
-    dst
-}
-
 impl CustomOp3 for Conv3x3Cpu {
     fn name(&self) -> &'static str {
         "conv3x3-cpu"
@@ -293,6 +247,7 @@ impl CustomOp3 for Conv3x3Cpu {
                     (columns, 1),
                     &patches,
                     (pixels, 1),
+                    Threads::One,
                 );
                 for (image, y) in y.chunks_exact_mut(d.out * plane).enumerate() {
                     for ((o, y), &bias) in y.chunks_exact_mut(plane).enumerate().zip(bias) {
@@ -455,6 +410,7 @@ impl CustomOp3 for Conv3x3Backward {
                     (pixels, 1),
                     patches,
                     (1, pixels),
+                    Threads::One,
                 );
                 let grad_bias = g.chunks_exact(pixels.max(1)).map(sum).collect();
                 if let Some(grad_x) = grad_x {
@@ -465,6 +421,7 @@ impl CustomOp3 for Conv3x3Backward {
                         (1, columns),
                         &g,
                         (pixels, 1),
+                        Threads::One,
                     );
                     let chunk_dims = ConvDims {
                         n: images.len(),

@@ -41,6 +41,80 @@ fn for_each_offset(layout: &Layout, mut visit: impl FnMut(usize, usize)) {
     }
 }
 
+/// Which threads a matrix product runs on.
+#[derive(Clone, Copy)]
+pub(super) enum Threads {
+    /// The calling thread (the caller runs its own work in parallel).
+    One,
+    /// gemm's rayon threads when the product is big enough to gain from them.
+    BySize,
+}
+
+/// Products of fewer multiply-adds than this run on one thread. On the 2-core machine gemm's
+/// threads woke and slept around every small product: the digits MLP (64×128 layers, batch 64)
+/// trained 2.4 times as fast on one thread, and the 256×512×512 products of the wide MLP were
+/// no faster on two (bench/RESULTS.md).
+const PARALLEL_MULTIPLY_ADDS: usize = 1 << 25;
+
+/// lhs (m, k) · rhs (k, n) as a new row-major (m, n) matrix; each operand is given with its
+/// (row stride, column stride) from the start of its slice.
+pub(super) fn matmul(
+    (m, k, n): (usize, usize, usize),
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+    threads: Threads,
+) -> Vec<f32> {
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0f32; m * n];
+    }
+    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    assert!(rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
+    let mut dst = Vec::with_capacity(m * n);
+    // SAFETY: the asserts keep every element the strides reach inside lhs and rhs; dst has
+    // room for m·n values, and gemm with `read_dst` false writes every one of them without
+    // reading any (dst = 1·(lhs·rhs)), so all m·n are initialised before `set_len`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism(m * n * k, threads),
+        );
+        dst.set_len(m * n);
+    }
+    dst
+}
+
+/// gemm's threading for a product of `multiply_adds`.
+pub(super) fn parallelism(multiply_adds: usize, threads: Threads) -> gemm::Parallelism {
+    // Not candle's `get_num_threads`: unless RAYON_NUM_THREADS is set it reads /proc/cpuinfo
+    // on every call (13% of the digits MLP's step went to formatting that file).
+    let available = rayon::current_num_threads();
+    match threads {
+        Threads::BySize if available > 1 && multiply_adds >= PARALLEL_MULTIPLY_ADDS => {
+            gemm::Parallelism::Rayon(available)
+        }
+        _ => gemm::Parallelism::None,
+    }
+}
+
 fn uses_cpu_kernels(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }

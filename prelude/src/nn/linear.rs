@@ -10,10 +10,8 @@
 //! g·W (only when the input needs it), gᵀ·x and g summed over rows. Other devices and dtypes
 //! use candle's ops, with the same weights.
 
-use super::cpu_ops::f32_slice;
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Module, Shape, Tensor,
-};
+use super::cpu_ops::{f32_slice, matmul, parallelism, Threads};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 /// A fully connected layer with candle-nn's initialisation and tensor names (`weight` of shape
@@ -176,12 +174,6 @@ fn forward_cpu(
     };
     if n > 0 && outputs > 0 && inputs > 0 {
         let (xs, ws) = (x.1.stride(), w.1.stride());
-        let threads = candle_core::utils::get_num_threads();
-        let parallelism = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
         // SAFETY: the pointers address the operands' storages at their layouts' offsets, and
         // every (row, column) the strides reach lies inside them: candle checked the layouts
         // against the storages when it built these tensors, and the shapes are checked above.
@@ -206,7 +198,7 @@ fn forward_cpu(
                 false,
                 false,
                 false,
-                parallelism,
+                parallelism(n * outputs * inputs, Threads::BySize),
             );
         }
     }
@@ -214,61 +206,128 @@ fn forward_cpu(
 }
 
 /// Gradients of y = x·Wᵀ + b given dL/dy = `grad` (n, out): only for the operands that need
-/// one (the network's input does not).
+/// one (the network's input does not), all three from one op.
 fn backward(
     x: &Tensor,
     w: &Tensor,
     b: Option<&Tensor>,
     grad: &Tensor,
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-    let grad_x = if x.track_op() {
-        Some(grad.matmul(w)?)
-    } else {
-        None
+    let op = LinearBackward {
+        input: x.track_op(),
+        weight: w.track_op(),
+        bias: b.is_some_and(|b| b.track_op()),
     };
-    let grad_w = if w.track_op() {
-        Some(grad.t()?.matmul(x)?)
-    } else {
-        None
+    if !(op.input || op.weight || op.bias) {
+        return Ok((None, None, None));
+    }
+    let packed = x.apply_op3_no_bwd(w, grad, &op)?;
+    let mut start = 0;
+    let mut take = |wanted: bool, shape: &Shape| -> candle_core::Result<Option<Tensor>> {
+        if !wanted {
+            return Ok(None);
+        }
+        let part = packed
+            .narrow(0, start, shape.elem_count())?
+            .reshape(shape)?;
+        start += shape.elem_count();
+        Ok(Some(part))
     };
-    let grad_b = match b {
-        Some(b) if b.track_op() => Some(grad.apply_op1_no_bwd(&ColumnSums)?),
-        _ => None,
-    };
+    let grad_w = take(op.weight, w.shape())?;
+    let grad_b = take(op.bias, &Shape::from(w.dim(0)?))?;
+    let grad_x = take(op.input, x.shape())?;
     Ok((grad_x, grad_w, grad_b))
 }
 
-/// The sums of a matrix's columns, row by row (candle's `sum(0)` reduces across the rows'
-/// stride one value at a time: 0.9 ms instead of 0.05 ms for 256×512).
-struct ColumnSums;
+/// The gradients of the fused layer from (x, W, dL/dy), packed as one vector: dL/dW = gᵀ·x,
+/// dL/db = g summed over rows, dL/dx = g·W, each only when wanted, in that order. One op on
+/// the CPU: candle's matmul of the transposed gradient, run on gemm's threads for every
+/// product however small, is what made the digits MLP's step slow (bench/RESULTS.md).
+struct LinearBackward {
+    input: bool,
+    weight: bool,
+    bias: bool,
+}
 
-impl CustomOp1 for ColumnSums {
+impl CustomOp3 for LinearBackward {
     fn name(&self) -> &'static str {
-        "column-sums-cpu"
+        "linear-backward-cpu"
     }
 
     fn cpu_fwd(
         &self,
-        storage: &CpuStorage,
-        layout: &Layout,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+        grad: &CpuStorage,
+        grad_layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let values = f32_slice(storage, self.name())?;
-        let (rows, columns) = layout.shape().dims2()?;
-        let (row_step, column_step) = (layout.stride()[0], layout.stride()[1]);
-        let mut sums = vec![0f32; columns];
-        for r in 0..rows {
-            let start = layout.start_offset() + r * row_step;
-            if column_step == 1 {
-                for (sum, &v) in sums.iter_mut().zip(&values[start..start + columns]) {
-                    *sum += v;
-                }
-            } else {
-                for (c, sum) in sums.iter_mut().enumerate() {
-                    *sum += values[start + c * column_step];
+        let name = CustomOp3::name(self);
+        let (n, inputs, outputs) = linear_dims(x_layout, w_layout, None)?;
+        if grad_layout.dims() != [n, outputs] {
+            candle_core::bail!(
+                "linear backward: gradient of shape {:?}, expected ({n}, {outputs})",
+                grad_layout.dims()
+            );
+        }
+        // Each operand from its first element, with its (row, column) strides.
+        let from_start = |layout: &Layout| {
+            (
+                layout.start_offset(),
+                layout.stride()[0],
+                layout.stride()[1],
+            )
+        };
+        let x = f32_slice(x, name)?;
+        let w = f32_slice(w, name)?;
+        let g = f32_slice(grad, name)?;
+        let (x_start, x_rs, x_cs) = from_start(x_layout);
+        let (w_start, w_rs, w_cs) = from_start(w_layout);
+        let (g_start, g_rs, g_cs) = from_start(grad_layout);
+        let (x, w, g) = (&x[x_start..], &w[w_start..], &g[g_start..]);
+        let mut packed = Vec::new();
+        if self.weight {
+            // gᵀ (out, n) · x (n, in).
+            packed = matmul(
+                (outputs, n, inputs),
+                g,
+                (g_cs, g_rs),
+                x,
+                (x_rs, x_cs),
+                Threads::BySize,
+            );
+        }
+        if self.bias {
+            let mut sums = vec![0f32; outputs];
+            for r in 0..n {
+                let row = &g[r * g_rs..];
+                if g_cs == 1 {
+                    for (sum, &v) in sums.iter_mut().zip(&row[..outputs]) {
+                        *sum += v;
+                    }
+                } else {
+                    for (c, sum) in sums.iter_mut().enumerate() {
+                        *sum += row[c * g_cs];
+                    }
                 }
             }
+            packed.extend_from_slice(&sums);
         }
-        Ok((CpuStorage::F32(sums), Shape::from(columns)))
+        if self.input {
+            // g (n, out) · W (out, in).
+            let grad_x = matmul(
+                (n, outputs, inputs),
+                g,
+                (g_rs, g_cs),
+                w,
+                (w_rs, w_cs),
+                Threads::BySize,
+            );
+            packed.extend_from_slice(&grad_x);
+        }
+        let len = packed.len();
+        Ok((CpuStorage::F32(packed), Shape::from(len)))
     }
 }
 
