@@ -77,10 +77,15 @@ fn run(
 
 fn main() -> Result<()> {
     // As the kernel's cell runner (kernel/src/runner/host.rs): candle's element-wise ops on the
-    // calling thread, matrix products on every core, unless the variable is set; freed tensors
+    // calling thread, matrix products on every core, unless the variable is set; the rayon
+    // thread count fixed, so candle does not read /proc/cpuinfo for every product; freed tensors
     // up to 32 MB stay in the heap for the next batch.
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

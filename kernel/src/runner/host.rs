@@ -57,6 +57,17 @@ pub const STDERR_SYNC_MARKER: &str = "TRAINBOOK_STDERR_SYNC";
 /// value the user set is kept.
 const CANDLE_ELEMENTWISE_THREADS: (&str, &str) = ("CANDLE_NUM_THREADS", "1");
 
+/// candle asks for its thread count on every matrix product, and unless RAYON_NUM_THREADS is
+/// set that reads and parses /proc/cpuinfo each time (13% of a small MLP's training step,
+/// bench/RESULTS.md). Setting it to the size rayon's pool has anyway makes the question cheap.
+fn pin_rayon_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Single-threaded here: nothing else reads the environment yet.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+}
+
 /// glibc gives freed blocks over 128 KB back to the system and maps the next one fresh, so a
 /// training step that allocates and frees the same few-MB tensors every batch paid a page fault
 /// for every 4 KB page of them, every batch (bench/RESULTS.md, "Training on candle": the digits
@@ -78,6 +89,7 @@ pub fn prepare_runner_process() {
         // Single-threaded here: nothing else reads the environment yet.
         std::env::set_var(variable, value);
     }
+    pin_rayon_thread_count();
     keep_freed_tensors_in_heap();
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
