@@ -609,6 +609,27 @@ fn conv3x3_matches_candle_conv2d_forward_and_backward() {
         .unwrap();
     assert!(grads.get(&image).is_none());
     assert!(grads.get(&weight).is_some() && grads.get(&bias).is_some());
+    // A frozen weight (a plain tensor, as in transfer learning) still passes the input's
+    // gradient on.
+    let frozen = Conv3x3::from_tensors(weight.detach(), bias.detach()).unwrap();
+    let input = trainbook::candle::Var::randn(0f32, 1.0, (2, 3, 4, 5), &Device::Cpu).unwrap();
+    let ours = frozen.forward_relu(input.as_tensor()).unwrap();
+    let reference = input
+        .conv2d(&weight, 1, 1, 1, 1)
+        .unwrap()
+        .broadcast_add(&bias.reshape((1, 5, 1, 1)).unwrap())
+        .unwrap()
+        .relu()
+        .unwrap();
+    let probe = Tensor::randn(0f32, 1.0, ours.dims(), &Device::Cpu).unwrap();
+    let backward = |y: &Tensor| (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+    let (ours_grads, reference_grads) = (backward(&ours), backward(&reference));
+    close(
+        &values(ours_grads.get(input.as_tensor()).unwrap()),
+        &values(reference_grads.get(input.as_tensor()).unwrap()),
+        1e-4,
+        "input gradient through a frozen convolution",
+    );
     // A wrong channel count is an error that says so, not a panic.
     let error = conv
         .forward(&Tensor::zeros((1, 2, 4, 4), DType::F32, &Device::Cpu).unwrap())

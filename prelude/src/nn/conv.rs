@@ -1,6 +1,8 @@
-//! A 3×3 "same" convolution. On the CPU it is one matrix product over the image patches:
-//! the patch matrix (im2col) and its backward (col2im) are plain loops, so the whole layer's
-//! backward pass is matrix products and two linear passes over memory.
+//! A 3×3 "same" convolution. On the CPU it is one node of the autograd graph (with the ReLU
+//! after it, when asked): a matrix product over the image patches (im2col) forward, and one op
+//! backward that returns the weight, bias and input gradients (col2im for the input), so candle
+//! never accumulates the patch matrix's gradient. The batch is cut into chunks convolved in
+//! parallel, each product on one thread.
 //!
 //! Why not candle-nn's `Conv2d`: its CPU backward goes through candle's direct
 //! `conv_transpose2d` loops, which made the digits CNN five times slower than PyTorch
@@ -118,8 +120,8 @@ impl Conv3x3 {
         let (weight, bias) = (self.weight.contiguous()?, self.bias.contiguous()?);
         let op = Conv3x3Cpu {
             relu,
-            // Only a forward pass that a backward can follow keeps its patch matrix.
-            patches: (x.track_op() || weight.track_op()).then(|| Mutex::new(None)),
+            // The patch matrix serves only the weight's gradient: kept when there will be one.
+            patches: weight.track_op().then(|| Mutex::new(None)),
         };
         x.apply_op3(&weight, &bias, op)
     }
@@ -286,6 +288,7 @@ impl CustomOp3 for Conv3x3Cpu {
         let backward = Conv3x3Backward {
             relu: self.relu,
             patches,
+            weight_gradient: weight.track_op(),
             // (out, c·9), a few thousand values: copied rather than passed as a fourth operand.
             weight: if input_gradient {
                 weight.flatten_all()?.to_vec1::<f32>()?
@@ -323,6 +326,8 @@ struct Conv3x3Backward {
     /// P of each chunk from the forward pass; rebuilt from x when absent (a second backward
     /// over the same graph).
     patches: Option<Vec<Vec<f32>>>,
+    /// False for a frozen weight: dL/dW is then left at zero (and unused).
+    weight_gradient: bool,
     /// W as (out, c·9) when the input needs its gradient, else empty.
     weight: Vec<f32>,
 }
@@ -395,23 +400,27 @@ impl CustomOp3 for Conv3x3Backward {
                         }
                     }
                 }
-                let rebuilt;
-                let patches = match self.patches.as_ref().and_then(|kept| kept.get(chunk)) {
-                    Some(kept) => kept,
-                    None => {
-                        rebuilt = im2col(input, x_layout, d, images.clone());
-                        &rebuilt
-                    }
+                let grad_weight = if self.weight_gradient {
+                    let rebuilt;
+                    let patches = match self.patches.as_ref().and_then(|kept| kept.get(chunk)) {
+                        Some(kept) => kept,
+                        None => {
+                            rebuilt = im2col(input, x_layout, d, images.clone());
+                            &rebuilt
+                        }
+                    };
+                    // dL/dW (out, c·9) = G · Pᵀ.
+                    matmul(
+                        (out, pixels, columns),
+                        &g,
+                        (pixels, 1),
+                        patches,
+                        (1, pixels),
+                        Threads::One,
+                    )
+                } else {
+                    vec![0f32; out * columns]
                 };
-                // dL/dW (out, c·9) = G · Pᵀ.
-                let grad_weight = matmul(
-                    (out, pixels, columns),
-                    &g,
-                    (pixels, 1),
-                    patches,
-                    (1, pixels),
-                    Threads::One,
-                );
                 let grad_bias = g.chunks_exact(pixels.max(1)).map(sum).collect();
                 if let Some(grad_x) = grad_x {
                     // dL/dP (c·9, pixels) = Wᵀ · G, summed back onto the pixels (col2im).
