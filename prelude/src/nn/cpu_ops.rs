@@ -1,6 +1,8 @@
 //! CPU kernels for the layers whose candle backward is a chain of tensor ops: ReLU (compare,
 //! cast, multiply) and 2×2 max pooling (upsample, compare, average-pool, divide, upsample,
 //! multiply). Each is one loop forward and one backward here; other devices use candle's.
+//! Also the matrix product our CPU layers share (`matmul`), which picks gemm's threading by
+//! the product's size.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 use std::sync::Mutex;

@@ -7,8 +7,8 @@
 //! even for the network's input, which needs none. For the 256-512-512-10 MLP of
 //! bench/RESULTS.md that made the backward pass five times the cost of its matrix products.
 //! Here the forward is one `gemm` into an output pre-filled with the bias, and the backward is
-//! g·W (only when the input needs it), gᵀ·x and g summed over rows. Other devices and dtypes
-//! use candle's ops, with the same weights.
+//! one op giving g·W (only when the input needs it), gᵀ·x and g summed over rows. Other devices
+//! and dtypes use candle's ops, with the same weights.
 
 use super::cpu_ops::{f32_slice, matmul, parallelism, Threads};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Shape, Tensor};
