@@ -630,6 +630,14 @@ fn conv3x3_matches_candle_conv2d_forward_and_backward() {
         1e-4,
         "input gradient through a frozen convolution",
     );
+    // An empty batch or image is empty out and back, not a panic.
+    for shape in [(0, 3, 4, 4), (2, 3, 0, 4), (2, 3, 4, 0)] {
+        let empty = trainbook::candle::Var::zeros(shape, DType::F32, &Device::Cpu).unwrap();
+        let y = conv.forward_relu(empty.as_tensor()).unwrap();
+        assert_eq!(y.dims(), [shape.0, 5, shape.2, shape.3]);
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(grads.get(empty.as_tensor()).unwrap().dims(), empty.dims());
+    }
     // A wrong channel count is an error that says so, not a panic.
     let error = conv
         .forward(&Tensor::zeros((1, 2, 4, 4), DType::F32, &Device::Cpu).unwrap())

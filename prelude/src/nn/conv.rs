@@ -359,7 +359,8 @@ impl CustomOp3 for Conv3x3Backward {
         let per_chunk = d.images_per_chunk();
         let chunks = d.n.div_ceil(per_chunk);
         let mut grad_x = vec![0f32; if input_gradient { n * c * plane } else { 0 }];
-        let grad_x_chunks: Vec<Option<&mut [f32]>> = if input_gradient {
+        // (An empty input, zero channels or pixels, has an empty gradient: no chunks of it.)
+        let grad_x_chunks: Vec<Option<&mut [f32]>> = if input_gradient && c * plane > 0 {
             grad_x.chunks_mut(per_chunk * c * plane).map(Some).collect()
         } else {
             (0..chunks).map(|_| None).collect()
