@@ -104,24 +104,21 @@ fn prelude_layers_on_the_gpu_match_their_cpu_kernels() {
     compare("max_pool2", &random(&[3, 4, 8, 6], 5), &[], &|x, _| {
         max_pool2(x).unwrap()
     });
-    compare(
-        "conv3x3",
-        &random(&[2, 3, 7, 5], 6),
-        &[random(&[4, 3, 3, 3], 7), random(&[4], 8)],
-        &|x, w| {
-            let conv = Conv3x3::from_tensors(w[0].clone(), w[1].clone()).unwrap();
-            conv.forward(x).unwrap()
-        },
-    );
-    compare(
-        "conv3x3 + relu",
-        &random(&[2, 3, 7, 5], 6),
-        &[random(&[4, 3, 3, 3], 7), random(&[4], 8)],
-        &|x, w| {
-            let conv = Conv3x3::from_tensors(w[0].clone(), w[1].clone()).unwrap();
-            conv.forward_relu(x).unwrap()
-        },
-    );
+    for relu in [false, true] {
+        compare(
+            if relu { "conv3x3 + relu" } else { "conv3x3" },
+            &random(&[2, 3, 7, 5], 6),
+            &[random(&[4, 3, 3, 3], 7), random(&[4], 8)],
+            &|x, w| {
+                let conv = Conv3x3::from_tensors(w[0].clone(), w[1].clone()).unwrap();
+                if relu {
+                    conv.forward_relu(x).unwrap()
+                } else {
+                    conv.forward(x).unwrap()
+                }
+            },
+        );
+    }
 }
 
 /// candle-nn's recurrent cells and our linear head: the same probabilities on both devices.

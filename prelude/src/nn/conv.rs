@@ -10,12 +10,11 @@
 //! permute) was slower still (strided copies element by element). On other devices the layer
 //! uses candle's conv2d, with the same weights.
 
-use super::cpu_ops::{f32_slice, matmul, Threads};
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Module, Shape, Tensor};
+use super::cpu_ops::{f32_slice, matmul, uses_cpu_kernels, KeptForBackward, Threads};
+use candle_core::{CpuStorage, CustomOp3, Layout, Module, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::Mutex;
 
 /// Weights of shape (out, in, 3, 3) and a bias, with candle-nn's names and initialisation,
 /// so its safetensors files load into candle-nn's `Conv2d` and back.
@@ -100,7 +99,7 @@ impl Conv3x3 {
     /// assert_eq!(y, [1.0, 0.0]);
     /// ```
     pub fn forward_relu(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if uses_cpu_kernel(x) {
+        if uses_cpu_kernels(x) {
             self.forward_cpu(x, true)
         } else {
             self.forward(x)?.relu()
@@ -108,32 +107,20 @@ impl Conv3x3 {
     }
 
     fn forward_cpu(&self, x: &Tensor, relu: bool) -> candle_core::Result<Tensor> {
-        let (_, c, _, _) = x.dims4()?;
-        if self.weight.dim(1)? != c {
-            candle_core::bail!(
-                "Conv3x3: the input has {c} channels but the weight expects {} (weight shape {:?})",
-                self.weight.dim(1)?,
-                self.weight.dims()
-            );
-        }
         // The op reads the weight as an (out, in·9) matrix and the bias as a vector.
         let (weight, bias) = (self.weight.contiguous()?, self.bias.contiguous()?);
         let op = Conv3x3Cpu {
             relu,
             // The patch matrix serves only the weight's gradient: kept when there will be one.
-            patches: weight.track_op().then(|| Mutex::new(None)),
+            patches: KeptForBackward::new(weight.track_op()),
         };
         x.apply_op3(&weight, &bias, op)
     }
 }
 
-fn uses_cpu_kernel(x: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == DType::F32
-}
-
 impl Module for Conv3x3 {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if uses_cpu_kernel(x) {
+        if uses_cpu_kernels(x) {
             return self.forward_cpu(x, false);
         }
         let out = self.weight.dim(0)?;
@@ -146,9 +133,9 @@ impl Module for Conv3x3 {
 /// times Wᵀ in one matrix product, written out in NCHW order with the bias (and the ReLU).
 struct Conv3x3Cpu {
     relu: bool,
-    /// P, kept from the forward pass for the weight gradient; `None` when no backward can
-    /// follow (inference), so predicting on a large batch does not hold it.
-    patches: Option<Mutex<Option<Vec<Vec<f32>>>>>,
+    /// P of each chunk, kept from the forward pass for the weight gradient; nothing is kept
+    /// when no backward can follow (inference), so predicting on a large batch does not hold it.
+    patches: KeptForBackward<Vec<Vec<f32>>>,
 }
 
 /// Pixels per chunk of the batch (see [`ConvDims::images_per_chunk`]).
@@ -181,7 +168,13 @@ impl ConvDims {
     fn new(x: &Layout, weight: &Layout, bias: &Layout) -> candle_core::Result<ConvDims> {
         let (n, c, h, w) = x.shape().dims4()?;
         let (out, weight_c, kh, kw) = weight.shape().dims4()?;
-        if weight_c != c || (kh, kw) != (3, 3) || bias.dims() != [out] {
+        if weight_c != c {
+            candle_core::bail!(
+                "Conv3x3: the input has {c} channels but the weight expects {weight_c} (weight shape {:?})",
+                weight.dims()
+            );
+        }
+        if (kh, kw) != (3, 3) || bias.dims() != [out] {
             candle_core::bail!(
                 "Conv3x3: input {:?}, weight {:?} and bias {:?} do not fit (expected (n, c, h, w), (out, c, 3, 3), (out))",
                 x.dims(),
@@ -266,9 +259,7 @@ impl CustomOp3 for Conv3x3Cpu {
                 patches
             })
             .collect();
-        if let Some(kept) = &self.patches {
-            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(patches);
-        }
+        self.patches.keep(patches);
         Ok((CpuStorage::F32(y), Shape::from((d.n, d.out, d.h, d.w))))
     }
 
@@ -280,10 +271,7 @@ impl CustomOp3 for Conv3x3Cpu {
         res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let patches = self
-            .patches
-            .as_ref()
-            .and_then(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let patches = self.patches.take();
         let input_gradient = x.track_op();
         let backward = Conv3x3Backward {
             relu: self.relu,

@@ -43,6 +43,28 @@ fn for_each_offset(layout: &Layout, mut visit: impl FnMut(usize, usize)) {
     }
 }
 
+/// What a forward op keeps for its backward pass, only when a backward can follow (inference
+/// keeps nothing). The backward takes it; a second backward over the same graph finds it gone
+/// and recomputes.
+pub(super) struct KeptForBackward<T>(Option<Mutex<Option<T>>>);
+
+impl<T> KeptForBackward<T> {
+    pub(super) fn new(wanted: bool) -> Self {
+        KeptForBackward(wanted.then(|| Mutex::new(None)))
+    }
+
+    pub(super) fn keep(&self, value: T) {
+        if let Some(slot) = &self.0 {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        }
+    }
+
+    pub(super) fn take(&self) -> Option<T> {
+        let slot = self.0.as_ref()?;
+        slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// Which threads a matrix product runs on.
 #[derive(Clone, Copy)]
 pub(super) enum Threads {
@@ -61,51 +83,114 @@ const PARALLEL_MULTIPLY_ADDS: usize = 1 << 25;
 /// lhs (m, k) · rhs (k, n) as a new row-major (m, n) matrix; each operand is given with its
 /// (row stride, column stride) from the start of its slice.
 pub(super) fn matmul(
-    (m, k, n): (usize, usize, usize),
+    dims: (usize, usize, usize),
     lhs: &[f32],
-    (lhs_rs, lhs_cs): (usize, usize),
+    lhs_strides: (usize, usize),
     rhs: &[f32],
-    (rhs_rs, rhs_cs): (usize, usize),
+    rhs_strides: (usize, usize),
     threads: Threads,
 ) -> Vec<f32> {
-    if m == 0 || n == 0 || k == 0 {
-        return vec![0f32; m * n];
-    }
-    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
-    assert!(rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
+    let (m, _, n) = dims;
     let mut dst = Vec::with_capacity(m * n);
-    // SAFETY: the asserts keep every element the strides reach inside lhs and rhs; dst has
-    // room for m·n values, and gemm with `read_dst` false writes every one of them without
-    // reading any (dst = 1·(lhs·rhs)), so all m·n are initialised before `set_len`.
+    // SAFETY: `gemm_into` without `read_dst` writes all m·n values of dst without reading any
+    // (dst = lhs·rhs, zeros when k is 0), so they are initialised before `set_len`.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.spare_capacity_mut().as_mut_ptr().cast::<f32>(),
-            1,
-            n as isize,
+        let start = dst.spare_capacity_mut().as_mut_ptr().cast::<f32>();
+        gemm_into(
+            dims,
+            start,
             false,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism(m * n * k, threads),
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threads,
         );
         dst.set_len(m * n);
     }
     dst
 }
 
+/// dst (m, n, row-major) += lhs (m, k) · rhs (k, n), strides as for [`matmul`].
+pub(super) fn matmul_onto(
+    dims: (usize, usize, usize),
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threads: Threads,
+) {
+    let (m, _, n) = dims;
+    assert!(dst.len() >= m * n);
+    // SAFETY: dst holds m·n initialised values, read and written in place.
+    unsafe {
+        gemm_into(
+            dims,
+            dst.as_mut_ptr(),
+            true,
+            lhs,
+            lhs_strides,
+            rhs,
+            rhs_strides,
+            threads,
+        );
+    }
+}
+
+/// The one gemm call of our CPU layers: dst = lhs·rhs, or dst += lhs·rhs when `read_dst`.
+///
+/// # Safety
+/// `dst` must be valid for writing m·n values (and reading them when `read_dst`).
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into(
+    (m, k, n): (usize, usize, usize),
+    dst: *mut f32,
+    read_dst: bool,
+    lhs: &[f32],
+    (lhs_rs, lhs_cs): (usize, usize),
+    rhs: &[f32],
+    (rhs_rs, rhs_cs): (usize, usize),
+    threads: Threads,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !read_dst {
+            std::ptr::write_bytes(dst, 0, m * n);
+        }
+        return;
+    }
+    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs);
+    assert!(rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs);
+    // SAFETY: the asserts keep every element the strides reach inside lhs and rhs; the caller
+    // vouches for dst. With `read_dst` false gemm writes dst (1·(lhs·rhs)) without reading it.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        n as isize,
+        read_dst,
+        lhs.as_ptr(),
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs.as_ptr(),
+        rhs_cs as isize,
+        rhs_rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        parallelism(m * n * k, threads),
+    );
+}
+
 /// gemm's threading for a product of `multiply_adds`.
-pub(super) fn parallelism(multiply_adds: usize, threads: Threads) -> gemm::Parallelism {
+fn parallelism(multiply_adds: usize, threads: Threads) -> gemm::Parallelism {
     // Not candle's `get_num_threads`: unless RAYON_NUM_THREADS is set it reads /proc/cpuinfo
     // on every call (13% of the digits MLP's step went to formatting that file).
     let available = rayon::current_num_threads();
@@ -117,7 +202,8 @@ pub(super) fn parallelism(multiply_adds: usize, threads: Threads) -> gemm::Paral
     }
 }
 
-fn uses_cpu_kernels(x: &Tensor) -> bool {
+/// Whether `x` takes our CPU kernels (F32 on the CPU) rather than candle's ops.
+pub(super) fn uses_cpu_kernels(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
 }
 
@@ -146,7 +232,7 @@ pub fn relu(x: &Tensor) -> candle_core::Result<Tensor> {
 /// ```
 pub fn max_pool2(x: &Tensor) -> candle_core::Result<Tensor> {
     if uses_cpu_kernels(x) {
-        let places = x.track_op().then(|| Mutex::new(None));
+        let places = KeptForBackward::new(x.track_op());
         return x.apply_op1(MaxPool2 { places });
     }
     // Not candle's `max_pool2d`: its backward scales the gradient by the share of maxima in
@@ -231,7 +317,7 @@ impl CustomOp2 for ReluBackward {
 
 /// The forward op; keeps each window's argmax for the backward pass (when one can follow).
 struct MaxPool2 {
-    places: Option<Mutex<Option<Vec<u8>>>>,
+    places: KeptForBackward<Vec<u8>>,
 }
 
 /// The backward op: dL/dy sent to each window's maximum, at the places the forward found (or
@@ -300,9 +386,7 @@ impl CustomOp1 for MaxPool2 {
         let input = f32_slice(storage, self.name())?;
         let (n, c, h, w) = layout.shape().dims4()?;
         let (maxima, places) = window_maxima(input, layout)?;
-        if let Some(kept) = &self.places {
-            *kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(places);
-        }
+        self.places.keep(places);
         Ok((CpuStorage::F32(maxima), Shape::from((n, c, h / 2, w / 2))))
     }
 
@@ -312,10 +396,7 @@ impl CustomOp1 for MaxPool2 {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let places = self
-            .places
-            .as_ref()
-            .and_then(|kept| kept.lock().unwrap_or_else(|e| e.into_inner()).take());
+        let places = self.places.take();
         Ok(Some(
             arg.apply_op2_no_bwd(grad, &MaxPool2Backward { places })?,
         ))

@@ -10,7 +10,7 @@
 //! one op giving g·W (only when the input needs it), gᵀ·x and g summed over rows. Other devices
 //! and dtypes use candle's ops, with the same weights.
 
-use super::cpu_ops::{f32_slice, matmul, parallelism, Threads};
+use super::cpu_ops::{f32_slice, matmul, matmul_onto, Threads};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Shape, Tensor};
 use candle_nn::VarBuilder;
 
@@ -152,56 +152,35 @@ fn linear_dims(
     Ok((n, inputs, outputs))
 }
 
-/// y (n, out, row-major) = bias rows + x·Wᵀ, by one gemm call with the operands' own strides.
+/// y (n, out, row-major) = bias rows + x·Wᵀ, by one product with the operands' own strides.
 fn forward_cpu(
     x: (&[f32], &Layout),
     w: (&[f32], &Layout),
     b: Option<(&[f32], &Layout)>,
 ) -> candle_core::Result<(CpuStorage, Shape)> {
     let (n, inputs, outputs) = linear_dims(x.1, w.1, b.map(|b| b.1))?;
-    // gemm adds the product onto the bias rows; without a bias it overwrites the zeros.
-    let mut y = match b {
+    let (xs, ws) = (x.1.stride(), w.1.stride());
+    let x_values = &x.0[x.1.start_offset()..];
+    let w_values = &w.0[w.1.start_offset()..];
+    // Wᵀ (in, out) is W read with its strides swapped.
+    let (dims, x_strides, wt_strides) = ((n, inputs, outputs), (xs[0], xs[1]), (ws[1], ws[0]));
+    let threads = Threads::BySize;
+    let y = match b {
         Some((bias, layout)) => {
+            // The product is added onto rows pre-filled with the bias.
             let (start, step) = (layout.start_offset(), layout.stride()[0]);
             let bias: Vec<f32> = (0..outputs).map(|j| bias[start + j * step]).collect();
             let mut rows = Vec::with_capacity(n * outputs);
             for _ in 0..n {
                 rows.extend_from_slice(&bias);
             }
+            matmul_onto(
+                dims, &mut rows, x_values, x_strides, w_values, wt_strides, threads,
+            );
             rows
         }
-        None => vec![0f32; n * outputs],
+        None => matmul(dims, x_values, x_strides, w_values, wt_strides, threads),
     };
-    if n > 0 && outputs > 0 && inputs > 0 {
-        let (xs, ws) = (x.1.stride(), w.1.stride());
-        // SAFETY: the pointers address the operands' storages at their layouts' offsets, and
-        // every (row, column) the strides reach lies inside them: candle checked the layouts
-        // against the storages when it built these tensors, and the shapes are checked above.
-        // Wᵀ is W read with its strides swapped. dst = 1·dst + 1·(x·Wᵀ).
-        unsafe {
-            gemm::gemm(
-                n,
-                outputs,
-                inputs,
-                y.as_mut_ptr(),
-                1,
-                outputs as isize,
-                b.is_some(),
-                x.0.as_ptr().add(x.1.start_offset()),
-                xs[1] as isize,
-                xs[0] as isize,
-                w.0.as_ptr().add(w.1.start_offset()),
-                ws[0] as isize,
-                ws[1] as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(n * outputs * inputs, Threads::BySize),
-            );
-        }
-    }
     Ok((CpuStorage::F32(y), Shape::from((n, outputs))))
 }
 
