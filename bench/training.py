@@ -11,6 +11,11 @@ trainbook-bench/cuda`); the thread count then only matters for the data shufflin
 Adam(1e-3), batch 64, on a stratified 75/25 split of digits scaled to [0, 1]; (c) MLP
 256-512-512-10 on 100k x 256 synthetic samples (labels from a random teacher network), batch
 256, 2 epochs. Time per epoch is the best of N runs; accuracy is on the test rows.
+
+Both sides start from the same initialisation scheme (Trainbook's, candle-nn's: He normal
+weights, biases uniform in +-1/sqrt(inputs)), so that the accuracies compare the training and not
+the starting point; one more PyTorch run per workload with PyTorch's default initialisation
+(uniform +-1/sqrt(fan_in) weights) is printed for reference, accuracy only.
 """
 import argparse
 import json
@@ -56,12 +61,23 @@ def cnn():
         torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(32 * 4 * 4, 10))
 
 
+def init_like_trainbook(model):
+    """candle-nn's initialisation, which the prelude's layers use: He (Kaiming) normal weights
+    for ReLU, fan-in; biases uniform in +-1/sqrt(input features or channels)."""
+    for layer in model.modules():
+        if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d)):
+            torch.nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            bound = 1 / layer.weight.shape[1] ** 0.5
+            torch.nn.init.uniform_(layer.bias, -bound, bound)
+    return model
+
+
 def synchronize(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def train(make, data, epochs, batch, runs, device, image=False):
+def train(make, data, epochs, batch, runs, device, image=False, init=init_like_trainbook):
     Xtr, Xte, ytr, yte = data
     shape = (-1, 1, 8, 8) if image else (len(Xtr[0]),)
     xtr = torch.tensor(Xtr).reshape(-1, *shape[1:]) if image else torch.tensor(Xtr)
@@ -71,7 +87,7 @@ def train(make, data, epochs, batch, runs, device, image=False):
     best = (float("inf"), 0.0)
     for run in range(runs):
         torch.manual_seed(run)
-        model = make().to(device)
+        model = init(make()).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = torch.nn.CrossEntropyLoss()
         synchronize(device)
@@ -111,11 +127,14 @@ def main():
                 np.save(Path(tmp) / f"{name}_{part}.npy", array.astype(np.float32 if "x" in part else np.int64))
         rust = json.loads(subprocess.run([str(binary), tmp, "--runs", str(args.runs), "--device", args.device],
                                          check=True, capture_output=True, text=True).stdout)
-    torch_results = {
-        "mlp": train(lambda: mlp([64, 128, 64, 10]), digits, 20, 64, args.runs, device),
-        "cnn": train(cnn, digits, 20, 64, args.runs, device, image=True),
-        "wide_mlp": train(lambda: mlp([256, 512, 512, 10]), synthetic, 2, 256, min(args.runs, 2), device),
+    workloads = {
+        "mlp": (lambda: mlp([64, 128, 64, 10]), digits, 20, 64, args.runs),
+        "cnn": (cnn, digits, 20, 64, args.runs),
+        "wide_mlp": (lambda: mlp([256, 512, 512, 10]), synthetic, 2, 256, min(args.runs, 2)),
     }
+    torch_results = {key: train(*w, device, image=key == "cnn") for key, w in workloads.items()}
+    torch_default = {key: train(*w[:4], 1, device, image=key == "cnn", init=lambda model: model)
+                     for key, w in workloads.items()}
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"PyTorch {torch.__version__} on {where}, trainbook on {rust['device']}, best of {args.runs}")
     for key, label in [("mlp", "digits MLP 64-128-64-10"), ("cnn", "digits CNN conv16-conv32-pool"),
@@ -123,7 +142,8 @@ def main():
         t, r = torch_results[key], rust[key]
         print(f"{label:32} PyTorch {t['epoch_s']*1e3:8.1f} ms/epoch {t['samples_per_s']:9.0f}/s acc {t['accuracy']:.4f} | "
               f"trainbook {r['epoch_s']*1e3:8.1f} ms/epoch {r['samples_per_s']:9.0f}/s acc {r['accuracy']:.4f} | "
-              f"throughput ratio {t['epoch_s'] / r['epoch_s']:.2f}")
+              f"throughput ratio {t['epoch_s'] / r['epoch_s']:.2f} | "
+              f"PyTorch default init acc {torch_default[key]['accuracy']:.4f}")
 
 
 if __name__ == "__main__":

@@ -90,10 +90,28 @@ pub(super) fn matmul(
     rhs_strides: (usize, usize),
     threads: Threads,
 ) -> Vec<f32> {
+    let mut dst = Vec::new();
+    matmul_append(dims, &mut dst, lhs, lhs_strides, rhs, rhs_strides, threads);
+    dst
+}
+
+/// Appends lhs (m, k) · rhs (k, n), row-major, to `dst`, strides as for [`matmul`]: for ops that
+/// pack several results into one vector without growing (and copying) it on the way.
+pub(super) fn matmul_append(
+    dims: (usize, usize, usize),
+    dst: &mut Vec<f32>,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+    threads: Threads,
+) {
     let (m, _, n) = dims;
-    let mut dst = Vec::with_capacity(m * n);
-    // SAFETY: `gemm_into` without `read_dst` writes all m·n values of dst without reading any
-    // (dst = lhs·rhs, zeros when k is 0), so they are initialised before `set_len`.
+    dst.reserve(m * n);
+    let len = dst.len();
+    // SAFETY: `gemm_into` without `read_dst` writes all m·n values after the current length
+    // without reading any (dst = lhs·rhs, zeros when k is 0), so they are initialised before
+    // `set_len`.
     unsafe {
         let start = dst.spare_capacity_mut().as_mut_ptr().cast::<f32>();
         gemm_into(
@@ -106,9 +124,8 @@ pub(super) fn matmul(
             rhs_strides,
             threads,
         );
-        dst.set_len(m * n);
+        dst.set_len(len + m * n);
     }
-    dst
 }
 
 /// dst (m, n, row-major) += lhs (m, k) · rhs (k, n), strides as for [`matmul`].
@@ -273,8 +290,14 @@ impl CustomOp1 for Relu {
         res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(res.apply_op2_no_bwd(grad, &ReluBackward)?))
+        Ok(Some(relu_gradient(res, grad)?))
     }
+}
+
+/// The gradient through a ReLU given its `output` and the gradient of that output: `grad`
+/// where the output is positive, zero elsewhere. One pass on the CPU (F32).
+pub(super) fn relu_gradient(output: &Tensor, grad: &Tensor) -> candle_core::Result<Tensor> {
+    output.apply_op2_no_bwd(grad, &ReluBackward)
 }
 
 impl CustomOp2 for ReluBackward {

@@ -199,11 +199,16 @@ impl Network for Mlp {
     fn forward_t(&self, input: &Tensor, train: bool) -> candle_core::Result<Tensor> {
         let mut x = input.clone();
         for block in &self.hidden {
-            x = block.linear.forward(&x)?;
-            if let Some(norm) = &block.norm {
-                x = norm.forward_t(&x, train)?;
+            if let (None, Activation::Relu) = (&block.norm, self.config.activation) {
+                // One graph node for both on the CPU (Linear::forward_relu).
+                x = block.linear.forward_relu(&x)?;
+            } else {
+                x = block.linear.forward(&x)?;
+                if let Some(norm) = &block.norm {
+                    x = norm.forward_t(&x, train)?;
+                }
+                x = self.config.activation.apply(&x)?;
             }
-            x = self.config.activation.apply(&x)?;
             if let Some(dropout) = &block.dropout {
                 x = dropout.forward_t(&x, train)?;
             }

@@ -5,7 +5,9 @@ use crate::nn::Parameter;
 use anyhow::{bail, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, Layout, Storage, StorageRef, Tensor};
+use rayon::prelude::*;
 use std::collections::HashMap;
+use std::mem::MaybeUninit;
 
 /// The update rule and its constants.
 #[derive(Clone, Debug, PartialEq)]
@@ -392,9 +394,14 @@ const NO_DECAY: u8 = 0;
 const DECAY_GRADIENT: u8 = 1;
 const DECAY_WEIGHTS: u8 = 2;
 
-/// The Adam update over [weights, gradients, first, second moments] into `new`; one
-/// monomorphised loop per weight-decay form so that each is straight-line code.
-fn adam_loop<const DECAY: u8>(inputs: [&[f32]; 4], new: &mut [Vec<f32>; 3], k: &AdamConstants) {
+/// The Adam update over [weights, gradients, first, second moments] into [`new_p`, `new_m`,
+/// `new_v`], all the same length; one monomorphised loop per weight-decay form so that each is
+/// straight-line code.
+fn adam_loop<const DECAY: u8>(
+    inputs: [&[f32]; 4],
+    [new_p, new_m, new_v]: [&mut [MaybeUninit<f32>]; 3],
+    k: &AdamConstants,
+) {
     let n = inputs[0].len();
     let (ps, gs, ms, vs) = (
         &inputs[0][..n],
@@ -402,7 +409,6 @@ fn adam_loop<const DECAY: u8>(inputs: [&[f32]; 4], new: &mut [Vec<f32>; 3], k: &
         &inputs[2][..n],
         &inputs[3][..n],
     );
-    let [new_p, new_m, new_v] = new;
     let (new_p, new_m, new_v) = (&mut new_p[..n], &mut new_m[..n], &mut new_v[..n]);
     for i in 0..n {
         let (mut p, mut g) = (ps[i], gs[i]);
@@ -416,10 +422,50 @@ fn adam_loop<const DECAY: u8>(inputs: [&[f32]; 4], new: &mut [Vec<f32>; 3], k: &
         let m = (ms[i] * k.beta1 + 0.0) + (g * k.keep1 + 0.0);
         let v = (vs[i] * k.beta2 + 0.0) + ((g * g) * k.keep2 + 0.0);
         let denominator = (v.sqrt() * k.unbias2 + 0.0) * 1.0 + k.eps;
-        new_p[i] = p - ((m / denominator) * k.rate + 0.0);
-        new_m[i] = m;
-        new_v[i] = v;
+        new_p[i].write(p - ((m / denominator) * k.rate + 0.0));
+        new_m[i].write(m);
+        new_v[i].write(v);
     }
+}
+
+/// Values per chunk of the Adam pass; tensors with more than one chunk are updated on rayon's
+/// threads, a chunk each (element-wise, so the numbers do not depend on the split).
+const ADAM_CHUNK: usize = 1 << 15;
+
+/// The Adam update of `inputs` (see [`adam_loop`]) as three new vectors, written once (no
+/// zero-fill first), in parallel chunks for large tensors.
+fn adam_pass(inputs: [&[f32]; 4], k: &AdamConstants, form: u8) -> [Vec<f32>; 3] {
+    let n = inputs[0].len();
+    assert!(inputs.iter().all(|values| values.len() == n));
+    let mut new = [(); 3].map(|_| Vec::<f32>::with_capacity(n));
+    {
+        let [p, m, v] = new
+            .each_mut()
+            .map(|values| &mut values.spare_capacity_mut()[..n]);
+        let update = |offset: usize, outputs: [&mut [MaybeUninit<f32>]; 3]| {
+            let len = outputs[0].len();
+            let inputs = inputs.map(|values| &values[offset..offset + len]);
+            match form {
+                DECAY_WEIGHTS => adam_loop::<DECAY_WEIGHTS>(inputs, outputs, k),
+                DECAY_GRADIENT => adam_loop::<DECAY_GRADIENT>(inputs, outputs, k),
+                _ => adam_loop::<NO_DECAY>(inputs, outputs, k),
+            }
+        };
+        if n > ADAM_CHUNK {
+            p.par_chunks_mut(ADAM_CHUNK)
+                .zip(m.par_chunks_mut(ADAM_CHUNK))
+                .zip(v.par_chunks_mut(ADAM_CHUNK))
+                .enumerate()
+                .for_each(|(i, ((p, m), v))| update(i * ADAM_CHUNK, [p, m, v]));
+        } else {
+            update(0, [p, m, v]);
+        }
+    }
+    // SAFETY: adam_loop wrote each of the first n values of all three vectors.
+    for values in &mut new {
+        unsafe { values.set_len(n) };
+    }
+    new
 }
 
 /// The constants of one Adam or AdamW update.
@@ -509,16 +555,14 @@ fn adam_step_cpu(
         shrink: f(1.0 - a.lr * a.weight_decay),
         l2: f(a.weight_decay),
     };
-    let n = ps.len();
-    let mut new = [vec![0f32; n], vec![0f32; n], vec![0f32; n]];
-    let inputs = [ps, gs, ms, vs];
-    if a.decoupled && a.weight_decay > 0.0 {
-        adam_loop::<DECAY_WEIGHTS>(inputs, &mut new, &k);
+    let form = if a.decoupled && a.weight_decay > 0.0 {
+        DECAY_WEIGHTS
     } else if a.weight_decay > 0.0 {
-        adam_loop::<DECAY_GRADIENT>(inputs, &mut new, &k);
+        DECAY_GRADIENT
     } else {
-        adam_loop::<NO_DECAY>(inputs, &mut new, &k);
-    }
+        NO_DECAY
+    };
+    let new = adam_pass([ps, gs, ms, vs], &k, form);
     let [new_p, new_m, new_v] = new;
     drop(held);
     let device = p.device();
