@@ -100,6 +100,9 @@ fn main() -> Result<()> {
             mallopt(M_TRIM_THRESHOLD, 128 << 20);
         }
     }
+    // As the kernel's `runtime::attach`: this thread, which runs the training loops, is one of
+    // rayon's threads.
+    trainbook::runtime::run_rayon_on_this_thread();
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: training <data folder> [--runs N] [--device cpu|cuda]";
     let folder = Path::new(args.get(1).context(usage)?);
