@@ -579,17 +579,23 @@ mod tests {
     use candle_core::{DType, Device};
 
     /// The one-pass CPU update gives the tensor ops' numbers to the bit, for every
-    /// weight-decay form, over several steps (bias corrections change with the step).
+    /// weight-decay form, over several steps (bias corrections change with the step), in one
+    /// chunk and in parallel chunks (331 x 211 is two full chunks and a partial one).
     #[test]
     fn the_cpu_adam_pass_equals_the_tensor_ops() {
         let cpu = Device::Cpu;
-        for (decoupled, weight_decay) in [(false, 0.0), (false, 0.01), (true, 0.01)] {
-            let mut p = Tensor::randn(0f32, 1.0, (37, 5), &cpu).unwrap();
+        let forms = [(false, 0.0), (false, 0.01), (true, 0.01)];
+        for ((decoupled, weight_decay), shape) in forms
+            .into_iter()
+            .flat_map(|form| [(form, (37, 5)), (form, (331, 211))])
+        {
+            assert!(shape != (331, 211) || shape.0 * shape.1 > 2 * ADAM_CHUNK);
+            let mut p = Tensor::randn(0f32, 1.0, shape, &cpu).unwrap();
             let mut m = p.zeros_like().unwrap();
             let mut v = p.zeros_like().unwrap();
             let (mut p2, mut m2, mut v2) = (p.clone(), m.clone(), v.clone());
             for step in 1..=4 {
-                let g = Tensor::randn(0f32, 1.0, (37, 5), &cpu).unwrap();
+                let g = Tensor::randn(0f32, 1.0, shape, &cpu).unwrap();
                 let a = AdamStep {
                     beta1: 0.9,
                     beta2: 0.999,
