@@ -115,7 +115,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> candle_core
     linear_then(x, weight, bias, false)
 }
 
-/// [`linear`], followed by a ReLU when `relu`.
+/// [`linear`], followed by a ReLU when `relu_after`.
 fn linear_then(
     x: &Tensor,
     weight: &Tensor,
@@ -222,7 +222,7 @@ fn forward_cpu(
 }
 
 /// Gradients of y = x·Wᵀ + b given dL/dy = `grad` (n, out): only for the operands that need
-/// one (the network's input does not), all three from one op. With a fused ReLU, `output` is
+/// one (the network's input does not), all three from one op. With a fused ReLU, `relu_output` is
 /// max(y, 0) and the gradient passes where it is positive.
 fn backward(
     x: &Tensor,
