@@ -3,6 +3,7 @@
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
+use trainbook_tests::stale::check_not_stale;
 use trainbook_tests::{repo_root, trainbook_bin};
 
 /// Runs a notebook into a temporary file and returns (fresh, committed) notebooks.
@@ -57,27 +58,6 @@ fn outputs_text(cell: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A cell's outputs for comparing two runs: results and displays in order, then all of stdout
-/// and all of stderr, each joined. stdout and stderr reach the kernel through separate pipes,
-/// so how their chunks interleave (and where a chunk splits) varies from run to run.
-fn comparable_outputs(cell: &Value) -> Vec<String> {
-    let outputs = cell["outputs"].as_array().unwrap();
-    let stream = |name: &str| {
-        outputs
-            .iter()
-            .filter(|o| o["output_type"] == "stream" && o["name"] == name)
-            .map(|o| text(&o["text"]))
-            .collect::<String>()
-    };
-    let mut comparable: Vec<String> = outputs_text(cell)
-        .into_iter()
-        .filter(|o| !o.starts_with("stdout: ") && !o.starts_with("stderr: "))
-        .collect();
-    comparable.push(format!("stdout: {}", stream("stdout")));
-    comparable.push(format!("stderr: {}", stream("stderr")));
-    comparable
-}
-
 /// No cell of a fresh run produced an error.
 fn assert_no_errors(cells: &[&Value]) {
     for cell in cells {
@@ -89,48 +69,12 @@ fn assert_no_errors(cells: &[&Value]) {
     }
 }
 
-/// A cell tagged `timing` shows measured times or the machine's size, which differ on every
-/// run: its outputs are compared with each number replaced by `#` (and table padding, whose
-/// width follows the numbers, collapsed), so the text, the number of outputs and their kinds
-/// must still match.
-fn masked_if_timing(cell: &Value, outputs: Vec<String>) -> Vec<String> {
-    let tags = cell["metadata"]["tags"].as_array();
-    if !tags.is_some_and(|t| t.iter().any(|tag| tag == "timing")) {
-        return outputs;
-    }
-    outputs
-        .into_iter()
-        .map(|o| {
-            let mut masked = String::new();
-            for c in o.chars() {
-                if c.is_ascii_digit() {
-                    if !masked.ends_with('#') {
-                        masked.push('#');
-                    }
-                } else if c == '.' && masked.ends_with('#') {
-                    // the decimal point of a masked number
-                } else if matches!(c, ' ' | '─' | '═' | '-') && masked.ends_with(c) {
-                    // table padding and rules, whose width follows the numbers
-                } else {
-                    masked.push(c);
-                }
-            }
-            masked
-        })
-        .collect()
-}
-
-/// The committed notebook must show what the code really does now.
+/// The committed notebook must show what the code really does now, to the tolerance its cells
+/// state (`trainbook_tests::stale`).
 fn assert_not_stale(name: &str, fresh: &Value, committed: &Value) {
-    let fresh_cells = code_cells(fresh);
-    let committed_cells = code_cells(committed);
-    assert_eq!(fresh_cells.len(), committed_cells.len());
-    for (i, (f, c)) in fresh_cells.iter().zip(&committed_cells).enumerate() {
-        assert_eq!(
-            masked_if_timing(f, comparable_outputs(f)),
-            masked_if_timing(c, comparable_outputs(c)),
-            "{name}: committed outputs of code cell {} are stale; rerun `trainbook run notebooks/{name}`",
-            i + 1
+    if let Err(stale) = check_not_stale(committed, fresh) {
+        panic!(
+            "{name}: committed outputs are stale: {stale}; rerun `trainbook run notebooks/{name}`"
         );
     }
 }
@@ -718,4 +662,142 @@ fn model_selection() {
     let dendrogram = cells[10]["outputs"].as_array().unwrap().last().unwrap();
     assert!(text(&dendrogram["data"]["image/svg+xml"]).contains("Dendrogram (Ward linkage)"));
     assert_not_stale(name, &nb, &committed);
+}
+
+/// The committed notebooks, read from the repository (no kernel involved).
+fn committed_notebooks() -> Vec<(String, Value)> {
+    let mut notebooks: Vec<(String, Value)> = std::fs::read_dir(repo_root().join("notebooks"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ipynb"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), read(&p)))
+        .collect();
+    notebooks.sort_by(|a, b| a.0.cmp(&b.0));
+    notebooks
+}
+
+/// Rewrites every decimal number in the plain text and streams of one code cell.
+fn perturb_cell(cell: &mut Value, mut change: impl FnMut(f64, usize) -> f64) {
+    let mut rewrite = |s: &str| {
+        trainbook_tests::stale::map_numbers(s, |written, value, integer| {
+            let decimals = written.split_once('.').map_or(0, |(_, d)| d.len());
+            if integer || written.contains(['e', 'E']) {
+                written.to_owned()
+            } else {
+                format!("{:.*}", decimals, change(value, decimals))
+            }
+        })
+    };
+    for output in cell["outputs"].as_array_mut().unwrap() {
+        let field = if output["output_type"] == "stream" {
+            &mut output["text"]
+        } else {
+            &mut output["data"]["text/plain"]
+        };
+        let changed = match &*field {
+            Value::String(s) => Value::String(rewrite(s)),
+            Value::Array(lines) => Value::Array(
+                lines
+                    .iter()
+                    .map(|l| Value::String(rewrite(l.as_str().unwrap_or(""))))
+                    .collect(),
+            ),
+            _ => continue,
+        };
+        *field = changed;
+    }
+}
+
+/// What another CPU does to a notebook (training numbers drift in their last digits, see
+/// README "Reproducibility") passes the stale check; a larger drift, or any change to a number
+/// of an exact cell, fails it. Checked on every committed notebook, without running them.
+#[test]
+fn stale_check_tolerates_cpu_drift_and_nothing_more() {
+    use trainbook_tests::stale::{rule_for, Rule};
+    let mut trained_cells = 0;
+    for (name, committed) in committed_notebooks() {
+        let code: Vec<usize> = committed["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c["cell_type"] == "code")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(check_not_stale(&committed, &committed), Ok(()), "{name}");
+        for &i in &code {
+            let rule = rule_for(&committed, &committed["cells"][i])
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Rule::Trained(tolerance) = rule else {
+                continue;
+            };
+            trained_cells += 1;
+            // Within: every decimal number moves by up to 40% of the tolerance, up or down.
+            let mut within = committed.clone();
+            let mut sign = 1.0;
+            perturb_cell(&mut within["cells"][i], |v, _| {
+                sign = -sign;
+                v + sign * 0.4 * tolerance.abs
+            });
+            assert_eq!(
+                check_not_stale(&committed, &within),
+                Ok(()),
+                "{name}: cell {i} drifted within its tolerance"
+            );
+            // Beyond: the numbers move by three times the tolerance.
+            let mut beyond = committed.clone();
+            perturb_cell(&mut beyond["cells"][i], |v, _| v + 3.0 * tolerance.abs);
+            if beyond != committed {
+                assert!(
+                    check_not_stale(&committed, &beyond).is_err(),
+                    "{name}: cell {i} drifted beyond its tolerance and passed"
+                );
+            }
+        }
+        // An exact cell's number changed in its last digit fails.
+        for &i in &code {
+            if rule_for(&committed, &committed["cells"][i]) != Ok(Rule::Exact) {
+                continue;
+            }
+            let mut nudged = committed.clone();
+            perturb_cell(&mut nudged["cells"][i], |v, decimals| {
+                v + 10f64.powi(-(decimals as i32))
+            });
+            if nudged != committed {
+                let stale = check_not_stale(&committed, &nudged);
+                assert!(stale.is_err(), "{name}: cell {i}: a changed exact number passed");
+                break;
+            }
+        }
+    }
+    assert!(trained_cells >= 5, "only {trained_cells} cells are tagged `trained`");
+}
+
+/// Real drift between two CPUs (`tests/fixtures/cross_cpu.json`, made by the script beside
+/// it from the notebooks run on both): each cell's outputs from one machine pass the stale
+/// check against the other's, both ways, under the tags and tolerance the notebook states now.
+#[test]
+fn outputs_from_another_cpu_pass_the_stale_check_both_ways() {
+    let fixture = read(&repo_root().join("tests/fixtures/cross_cpu.json"));
+    let cells = fixture["cells"].as_array().unwrap();
+    assert!(!cells.is_empty());
+    for cell in cells {
+        let name = cell["notebook"].as_str().unwrap();
+        let index = cell["code_cell"].as_u64().unwrap() as usize;
+        let notebook = read(&repo_root().join("notebooks").join(name));
+        let code = code_cells(&notebook)[index - 1].clone();
+        let one_cell = |outputs: &Value| {
+            let mut c = code.clone();
+            c["outputs"] = outputs.clone();
+            serde_json::json!({"metadata": notebook["metadata"], "cells": [c]})
+        };
+        let (here, there) = (one_cell(&cell["committed"]), one_cell(&cell["other_cpu"]));
+        assert_ne!(here, there, "{name} cell {index}: the fixture shows no drift");
+        for (a, b) in [(&here, &there), (&there, &here)] {
+            if let Err(stale) = check_not_stale(a, b) {
+                panic!("{name} code cell {index}: another CPU's outputs are called stale: {stale}");
+            }
+        }
+    }
 }

@@ -79,30 +79,8 @@ impl<T: Render + ?Sized> EvcxrDisplay for T {
     }
 }
 
-/// The `Debug` text of a cell's last expression when it is not [`Render`].
-///
-/// evcxr compiles `(expr).evcxr_display()` first and, when that fails to compile, compiles the
-/// cell a second time with `Debug` formatting: every plain expression cell (`1 + 1`) paid two
-/// compiles. Method lookup tries `&expr` (where [`EvcxrDisplay`] lives) before `&mut expr`
-/// (here), so rich display keeps priority and everything else that is `Debug` is shown by the
-/// first compile. (A non-`mut` variable of a non-`Render` type cannot be borrowed mutably; it
-/// still takes evcxr's second compile.)
-///
-/// ```
-/// use trainbook::prelude::*;
-/// (1 + 1).evcxr_display(); // prints 2 as the cell's text/plain result
-/// ```
-pub trait EvcxrDisplayDebug {
-    fn evcxr_display(&mut self);
-}
-
-impl<T: std::fmt::Debug + ?Sized> EvcxrDisplayDebug for T {
-    fn evcxr_display(&mut self) {
-        emit_final(&MimeBundle::text(format!("{self:?}")));
-    }
-}
-
-fn emit_final(bundle: &MimeBundle) {
+/// Writes a bundle as the cell's result, in evcxr's content protocol.
+pub(crate) fn emit_final(bundle: &MimeBundle) {
     let mut out = std::io::stdout().lock();
     for (mime, value) in &bundle.data {
         let text = match value {
@@ -221,6 +199,19 @@ impl Render for Json {
     fn mime_bundle(&self) -> MimeBundle {
         MimeBundle::text(serde_json::to_string_pretty(&self.0).unwrap_or_default())
             .with_json("application/json", self.0.clone())
+    }
+}
+
+/// A JSON value at the end of a cell shows as [`Json`] does: indented text, and a tree.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let config = serde_json::json!({"lr": 0.01});
+/// assert_eq!(config.mime_bundle().data["text/plain"], "{\n  \"lr\": 0.01\n}");
+/// ```
+impl Render for Value {
+    fn mime_bundle(&self) -> MimeBundle {
+        Json(self.clone()).mime_bundle()
     }
 }
 

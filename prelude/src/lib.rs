@@ -10,6 +10,7 @@
 //! assert!(!interrupted());
 //! ```
 
+pub mod cell;
 pub mod charts;
 pub mod cost;
 pub mod data;
@@ -34,7 +35,7 @@ pub mod prelude {
     };
     pub use crate::data::*;
     pub use crate::display::{
-        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, EvcxrDisplayDebug,
+        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay,
         Html, Json, Markdown, MimeBundle, Png, Render, Svg, Text,
     };
     pub use crate::evaluation::*;
@@ -67,6 +68,16 @@ pub mod prelude {
         Padding, Transform,
     };
     pub use candle_core::{DType, Device, Module, Tensor, D};
+    // Two crates the prelude is built on, reachable from cells by their own names:
+    // `use anyhow::Context;`, `anyhow::bail!(..)`, `serde_json::json!(..)`.
+    pub use ::anyhow;
+    pub use ::serde_json;
+    // The display of a cell's last expression (the kernel's rewrite calls `.trainbook_show()`):
+    // in scope for method lookup, without adding names.
+    pub use crate::cell::{
+        ShowAnyResult as _, ShowAnything as _, ShowDebug as _, ShowDebugResult as _,
+        ShowRender as _, ShowRenderResult as _,
+    };
     pub use polars::prelude::{df, AnyValue, Column, DataFrame, DataType, NamedFrom, Series};
 }
 
@@ -74,6 +85,7 @@ pub mod prelude {
 // `trainbook::anyhow::Result` names the error type `?` gives in helper functions.
 pub use anyhow;
 pub use candle_core as candle;
+pub use serde_json;
 pub use candle_nn;
 pub use plotters;
 pub use polars;

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
+pub mod stale;
+
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The `trainbook` binary under test: `$TRAINBOOK_BIN`, or the release build in the target dir.

@@ -43,6 +43,9 @@ pub struct PanicReport {
 
 const DISPLAY_MARKER: &str = "TRAINBOOK_DISPLAY ";
 const PANIC_MARKER: &str = "TRAINBOOK_PANIC ";
+/// A cell's error report (`trainbook::cell::ERROR_MARKER`), written on stderr: by evcxr when a
+/// `?` in the cell returns, or by the display of a cell's last expression that is an `Err`.
+const ERROR_MARKER: &str = "TRAINBOOK_ERROR ";
 /// Stream text is sent at most this long after it was printed.
 const STREAM_DELAY: Duration = Duration::from_millis(50);
 /// A display id is redrawn at most this often; intermediate frames are dropped.
@@ -62,6 +65,7 @@ enum Control {
 pub struct Forwarder {
     control: crossbeam_channel::Sender<Control>,
     panics: Arc<Mutex<Vec<PanicReport>>>,
+    errors: Arc<Mutex<Vec<super::CellError>>>,
 }
 
 /// When the current cell's compiled code started running (None while it compiles).
@@ -75,6 +79,7 @@ impl Forwarder {
     ) -> Forwarder {
         let (control, control_rx) = crossbeam_channel::unbounded();
         let panics = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(Mutex::new(Vec::new()));
         let state = ForwardState {
             sink: None,
             streams: Vec::new(),
@@ -82,6 +87,7 @@ impl Forwarder {
             pending_updates: HashMap::new(),
             last_update: HashMap::new(),
             panics: panics.clone(),
+            errors: errors.clone(),
             running_since,
             runs_started: 0,
             runs_finished: 0,
@@ -91,7 +97,11 @@ impl Forwarder {
             .name("trainbook-forward".into())
             .spawn(move || state.run(stdout, stderr, control_rx))
             .expect("spawn forwarder thread");
-        Forwarder { control, panics }
+        Forwarder {
+            control,
+            panics,
+            errors,
+        }
     }
 
     pub fn set_sink(&self, sink: Arc<dyn OutputSink>) {
@@ -119,6 +129,11 @@ impl Forwarder {
     pub fn take_panics(&self) -> Vec<PanicReport> {
         std::mem::take(&mut self.panics.lock().unwrap())
     }
+
+    /// The errors cells reported since the last call (see `ERROR_MARKER`).
+    pub fn take_errors(&self) -> Vec<super::CellError> {
+        std::mem::take(&mut self.errors.lock().unwrap())
+    }
 }
 
 struct ForwardState {
@@ -129,6 +144,7 @@ struct ForwardState {
     pending_updates: HashMap<String, (Value, Value)>,
     last_update: HashMap<String, Instant>,
     panics: Arc<Mutex<Vec<PanicReport>>>,
+    errors: Arc<Mutex<Vec<super::CellError>>>,
     running_since: RunningSince,
     /// Cells started and finished, as announced on stderr; a flush waits until they match so
     /// no stderr line of a finished cell is left behind.
@@ -254,6 +270,10 @@ impl ForwardState {
             self.runs_finished += 1;
             return;
         }
+        if let Some(report) = line.strip_prefix(ERROR_MARKER).and_then(parse_error_report) {
+            self.errors.lock().unwrap().push(report);
+            return;
+        }
         self.push_stream("stderr", line + "\n");
     }
 
@@ -372,6 +392,20 @@ impl ForwardState {
     }
 }
 
+/// A cell's error report: `{"ename": .., "evalue": .., "traceback": [..]}`.
+fn parse_error_report(json: &str) -> Option<super::CellError> {
+    let report: Value = serde_json::from_str(json).ok()?;
+    Some(super::CellError {
+        ename: report["ename"].as_str()?.to_owned(),
+        evalue: report["evalue"].as_str()?.to_owned(),
+        traceback: report["traceback"]
+            .as_array()?
+            .iter()
+            .filter_map(|line| line.as_str().map(str::to_owned))
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,3 +450,4 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(500));
     }
 }
+

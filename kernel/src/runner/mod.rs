@@ -5,6 +5,7 @@ pub mod cell_build;
 mod forward;
 pub mod host;
 mod progress;
+pub mod rewrite;
 mod workspace;
 
 pub use cache::{cache_root, prelude_dir, prelude_features, PreludeCache};
@@ -303,7 +304,34 @@ impl Runner {
         let progress = progress::loads_crates(code)
             .then(|| progress::BuildProgress::start(&self.crate_dir, sink.clone()));
         let build_log_before = cell_build::build_log_len(&self.crate_dir);
-        let result = self.context.execute_with_callbacks(code, &mut callbacks);
+        // With the prelude loaded, cells are rewritten so that they behave like Rust (see
+        // `rewrite`); plain evcxr gets the cell as typed.
+        let mut rewritten = if self.prelude.is_some() {
+            rewrite::rewrite(code)
+        } else {
+            rewrite::Rewritten::unchanged(code)
+        };
+        // Values evcxr cannot keep between cells (closures, types it cannot name) stay inside
+        // the cell: it runs again with them in a block, and they are dropped at its end.
+        let mut not_kept: Vec<(String, String)> = Vec::new();
+        let result = loop {
+            let result = self
+                .context
+                .execute_with_callbacks(&rewritten.code, &mut callbacks);
+            let Err(error) = &result else { break result };
+            let Some((name, what)) = unkeepable_variable(&error.to_string()) else {
+                break result;
+            };
+            if self.prelude.is_none() || not_kept.iter().any(|(n, _)| *n == name) {
+                break result;
+            }
+            not_kept.push((name, what));
+            let names: Vec<String> = not_kept.iter().map(|(n, _)| n.clone()).collect();
+            match rewrite::rewrite_keeping_local(code, &names) {
+                Some(again) => rewritten = again,
+                None => break result,
+            }
+        };
         drop(progress);
         let (interrupt_requested, killed) = {
             let mut state = self.state.lock().unwrap();
@@ -319,6 +347,19 @@ impl Runner {
             self.forwarder.flush();
         }
         let panics = self.forwarder.take_panics();
+        let cell_errors = self.forwarder.take_errors();
+        if result.is_ok() {
+            for (name, what) in &not_kept {
+                sink.emit(Output::Stream {
+                    name: "stderr",
+                    text: format!(
+                        "note: `{name}` ({what}) was dropped at the end of this cell: such \
+                         values cannot be kept between cells. To keep it, box it, e.g. \
+                         `let {name}: Box<dyn Fn(f64) -> f64> = Box::new(..);`\n"
+                    ),
+                });
+            }
+        }
 
         let mut outcome = CellOutcome {
             interrupted: interrupt_requested,
@@ -358,7 +399,12 @@ impl Runner {
                     outcome.timing.splice(at..at, builds);
                 }
                 if let Some(panic) = panics.into_iter().next() {
-                    outcome.error = Some(panic_error(&panic, &self.variables()));
+                    let location = self.cell_location(&panic.location, code, &rewritten);
+                    outcome.error = Some(panic_error(&panic, location, &self.variables()));
+                } else if let Some(error) = cell_errors.into_iter().next() {
+                    // A `?` returned an error, or the last expression was an `Err`.
+                    outcome.result = None;
+                    outcome.error = Some(error);
                 }
             }
             Err(evcxr::Error::SubprocessTerminated(message)) => {
@@ -406,7 +452,7 @@ impl Runner {
                 }
             }
             Err(evcxr::Error::CompilationErrors(errors)) => {
-                outcome.error = Some(compile_error(&errors, code));
+                outcome.error = Some(compile_error(&errors, code, &rewritten));
             }
             Err(other) => {
                 let text = other.to_string();
@@ -507,6 +553,19 @@ impl Runner {
     }
 }
 
+/// The variable named by evcxr's "cannot be persisted" errors, and what it is.
+fn unkeepable_variable(message: &str) -> Option<(String, String)> {
+    let rest = message.trim_start().strip_prefix("The variable `")?;
+    let (name, rest) = rest.split_once('`')?;
+    if rest.starts_with(" is a closure, which cannot be persisted") {
+        return Some((name.to_owned(), "a closure".to_owned()));
+    }
+    let (ty, _) = rest
+        .strip_prefix(" has type `")?
+        .split_once("` which cannot be persisted")?;
+    Some((name.to_owned(), format!("of type `{ty}`")))
+}
+
 /// The prelude sends prompts as JSON strings (see `trainbook::runtime::input`).
 fn decode_prompt(prompt: &str) -> String {
     serde_json::from_str::<String>(prompt).unwrap_or_else(|_| prompt.to_owned())
@@ -541,14 +600,8 @@ fn add_std_to_library_path() {
     }
 }
 
-fn panic_error(panic: &PanicReport, kept: &[(String, String)]) -> CellError {
+fn panic_error(panic: &PanicReport, location: String, kept: &[(String, String)]) -> CellError {
     let kept: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
-    // Panics in the cell's own code point into evcxr's generated crate; say so plainly.
-    let location = if panic.location.starts_with("src/lib.rs") {
-        "this cell".to_owned()
-    } else {
-        panic.location.clone()
-    };
     CellError {
         ename: "Panic".into(),
         evalue: panic.message.clone(),
@@ -569,46 +622,145 @@ fn panic_error(panic: &PanicReport, kept: &[(String, String)]) -> CellError {
 
 use forward::PanicReport;
 
-fn compile_error(errors: &[evcxr::CompilationError], source: &str) -> CellError {
-    let mut traceback = Vec::new();
-    for error in errors {
-        if error.is_from_user_code() {
-            let file_name = "cell".to_owned();
-            if let Some(report) =
-                error.build_report(file_name.clone(), source.to_owned(), evcxr::Theme::Light)
-            {
-                let mut out = Vec::new();
-                if report
-                    .write(ariadne::sources([(file_name, source)]), &mut out)
-                    .is_ok()
-                {
-                    traceback.extend(String::from_utf8_lossy(&out).lines().map(str::to_owned));
-                    continue;
-                }
+impl Runner {
+    /// A panic location in the cell's generated crate (`src/lib.rs:L:C`) as a place in the
+    /// user's cell (`cell:line:column`). evcxr copies each statement of the cell into its
+    /// `lib.rs` starting on a line of its own, so the generated line is found in the cell as
+    /// it was given to evcxr, then mapped back through the rewrite. Other locations (the
+    /// prelude, a library) are kept as they are.
+    fn cell_location(&self, location: &str, cell: &str, rewritten: &rewrite::Rewritten) -> String {
+        let Some(rest) = location.strip_prefix("src/lib.rs:") else {
+            return location.to_owned();
+        };
+        let mut parts = rest.split(':').map(|p| p.parse::<usize>().ok());
+        let (Some(Some(line)), Some(Some(column))) = (parts.next(), parts.next()) else {
+            return "this cell".to_owned();
+        };
+        let generated = std::fs::read_to_string(self.crate_dir.join("src/lib.rs"))
+            .ok()
+            .and_then(|lib| lib.lines().nth(line - 1).map(|l| l.trim_end().to_owned()));
+        let Some(generated) = generated.filter(|g| !g.trim().is_empty()) else {
+            return "this cell".to_owned();
+        };
+        let given: Vec<&str> = rewritten.code.lines().collect();
+        let found = given
+            .iter()
+            .position(|l| l.trim_end() == generated)
+            .map(|i| (i, 0))
+            .or_else(|| {
+                given.iter().enumerate().find_map(|(i, l)| {
+                    l.find(generated.as_str())
+                        .map(|at| (i, l[..at].chars().count()))
+                })
+            });
+        match found {
+            Some((index, offset)) if index < cell.lines().count().max(1) => {
+                let column = rewritten.original_column(index + 1, column + offset);
+                format!("cell:{}:{column}", index + 1)
             }
-            for spanned in error.spanned_messages() {
-                if let Some(span) = &spanned.span {
-                    traceback.push(format!(
-                        "cell:{}:{}: {}",
-                        span.start_line, span.start_column, spanned.label
-                    ));
-                }
-                traceback.extend(spanned.lines.iter().cloned());
-            }
-            traceback.push(format!("error: {}", error.message()));
-            for help in error.help() {
-                traceback.push(format!("help: {help}"));
-            }
-        } else {
-            traceback.push(format!("error: {}", error.message()));
+            _ => "this cell".to_owned(),
         }
     }
+}
+
+/// A compile error as rustc shows it, on the user's own lines and columns: the primary message
+/// with its code, where it is, the lines it points at with their labels, then help and notes.
+fn compile_error(
+    errors: &[evcxr::CompilationError],
+    cell: &str,
+    rewritten: &rewrite::Rewritten,
+) -> CellError {
+    let lines: Vec<&str> = cell.lines().collect();
+    let mut traceback = Vec::new();
+    let mut first_location = None;
+    // When evcxr cannot work out a variable's type it reports rustc's check of the cell, which
+    // may hold only warnings; show the errors when there are any.
+    let only_errors: Vec<&evcxr::CompilationError> =
+        errors.iter().filter(|e| e.level() == "error").collect();
+    let errors: Vec<&evcxr::CompilationError> = if only_errors.is_empty() {
+        traceback.push(
+            "The types of this cell's variables could not be worked out, and rustc found no \
+             error; give the new variables explicit types (`let x: Tensor = ..`). rustc said:"
+                .to_owned(),
+        );
+        errors.iter().collect()
+    } else {
+        only_errors
+    };
+    for (i, error) in errors.iter().enumerate() {
+        if i > 0 {
+            traceback.push(String::new());
+        }
+        let code = error.code().map(|c| format!("[{c}]")).unwrap_or_default();
+        traceback.push(format!("{}{code}: {}", error.level(), error.message()));
+        let mut spanned: Vec<(&_, (usize, usize, usize, usize))> = error
+            .spanned_messages()
+            .iter()
+            .filter_map(|m| {
+                let span = m.span.as_ref()?;
+                let start = rewritten.original_column(span.start_line, span.start_column);
+                let end = rewritten.original_column(span.end_line, span.end_column);
+                Some((m, (span.start_line, start, span.end_line, end)))
+            })
+            .collect();
+        // The primary span first, as rustc prints it.
+        spanned.sort_by_key(|(m, _)| !m.is_primary);
+        if let Some((_, (line, column, _, _))) = spanned.first() {
+            traceback.push(format!(" --> cell:{line}:{column}"));
+            first_location.get_or_insert((*line, *column));
+        }
+        let width = spanned
+            .iter()
+            .map(|(_, (line, ..))| line.to_string().len())
+            .max()
+            .unwrap_or(1);
+        let gutter = " ".repeat(width);
+        if !spanned.is_empty() {
+            traceback.push(format!("{gutter} |"));
+        }
+        for (message, (line, column, end_line, end_column)) in &spanned {
+            let Some(text) = lines.get(line - 1) else {
+                continue;
+            };
+            traceback.push(format!("{line:>width$} | {text}"));
+            let length = if end_line == line {
+                end_column.saturating_sub(*column).max(1)
+            } else {
+                text.chars().count().saturating_sub(column - 1).max(1)
+            };
+            let mark = if message.is_primary { "^" } else { "-" };
+            traceback.push(
+                format!(
+                    "{gutter} | {}{} {}",
+                    " ".repeat(column - 1),
+                    mark.repeat(length),
+                    message.label
+                )
+                .trim_end()
+                .to_owned(),
+            );
+        }
+        for help in error.help() {
+            let mut help_lines = help.lines();
+            if let Some(first) = help_lines.next() {
+                traceback.push(format!("help: {first}"));
+            }
+            traceback.extend(help_lines.map(|l| format!("      {l}")));
+        }
+        if let Some(hint) = error.evcxr_extra_hint() {
+            traceback.push(format!("note: {hint}"));
+        }
+    }
+    let evalue = match (errors.first(), first_location) {
+        (Some(error), Some((line, column))) => {
+            format!("{} (cell:{line}:{column})", error.message())
+        }
+        (Some(error), None) => error.message(),
+        (None, _) => "compilation failed".into(),
+    };
     CellError {
         ename: "CompileError".into(),
-        evalue: errors
-            .first()
-            .map(|e| e.message())
-            .unwrap_or_else(|| "compilation failed".into()),
+        evalue,
         traceback,
     }
 }
