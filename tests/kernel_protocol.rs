@@ -552,6 +552,32 @@ async fn stop_on_error_aborts_queued_cells() {
     let (_, iopub) = c.execute("ran").await.unwrap();
     // The panicking cell's change to `ran` happened inside it; the queued cell never ran.
     assert_ne!(result_text(&iopub).as_deref(), Some("11"));
+
+    // A `?` that returns an error fails the cell the same way: an error on IOPub and in the
+    // reply, named after the error's type, and the queued cell is aborted.
+    c.execute("let mut after_question = 0;").await.unwrap();
+    let failing = c
+        .submit("let n: i32 = \"not a number\".parse()?;\nafter_question += 1;")
+        .await
+        .unwrap();
+    let queued = c.submit("after_question += 10;").await.unwrap();
+    let r1 = c.recv(Channel::Shell, T).await.unwrap();
+    let r2 = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(r1["parent_header"]["msg_id"], failing);
+    assert_eq!(r1["content"]["status"], "error");
+    assert_eq!(r1["content"]["ename"], "ParseIntError");
+    assert_eq!(r1["content"]["evalue"], "invalid digit found in string");
+    assert_eq!(r2["parent_header"]["msg_id"], queued);
+    assert_eq!(r2["content"]["status"], "aborted");
+    let iopub = c.iopub_until_idle(&failing, T).await.unwrap();
+    let errors = of_type(&iopub, "error");
+    assert_eq!(errors.len(), 1, "{iopub:?}");
+    assert_eq!(errors[0]["content"]["ename"], "ParseIntError");
+    // The error is not printed on stderr as well.
+    assert!(!stream_text(&iopub, "stderr").contains("TRAINBOOK_ERROR"));
+    c.iopub_until_idle(&queued, T).await.unwrap();
+    let (_, iopub) = c.execute("after_question").await.unwrap();
+    assert_eq!(result_text(&iopub).as_deref(), Some("0"));
 }
 
 /// Every compiled library (rlib) in a directory evcxr builds in, by file name, with its inode,

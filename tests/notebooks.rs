@@ -801,3 +801,51 @@ fn outputs_from_another_cpu_pass_the_stale_check_both_ways() {
         }
     }
 }
+
+/// `trainbook run` stops at a cell whose `?` returned an error: it names the cell and the
+/// error, exits non-zero, writes the notebook with the error as that cell's output, and leaves
+/// the cells after it unrun.
+#[test]
+fn trainbook_run_stops_at_a_cell_that_fails_with_a_question_mark() {
+    let dir = std::env::temp_dir().join(format!("trainbook-qm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cell = |source: &str| {
+        serde_json::json!({"cell_type": "code", "metadata": {}, "source": source,
+                           "outputs": [], "execution_count": null})
+    };
+    let notebook = serde_json::json!({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [
+            cell("let first = 1;"),
+            cell("let size: usize = \"ten\".parse()?;"),
+            cell("println!(\"third cell ran\");"),
+        ]
+    });
+    let input = dir.join("failing.ipynb");
+    let output = dir.join("out.ipynb");
+    std::fs::write(&input, notebook.to_string()).unwrap();
+    let run = Command::new(trainbook_bin())
+        .arg("run")
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .output()
+        .expect("run trainbook");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "exit 0: {stderr}");
+    assert!(
+        stderr.contains("cell 2 failed: ParseIntError: invalid digit found in string"),
+        "{stderr}"
+    );
+    let written = read(&output);
+    let cells = code_cells(&written);
+    assert_eq!(
+        outputs_text(cells[1]),
+        vec!["error: \"ParseIntError\""],
+        "{:?}",
+        cells[1]
+    );
+    assert_eq!(cells[2]["outputs"], serde_json::json!([]));
+    assert!(cells[2]["execution_count"].is_null());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -140,7 +140,8 @@ pub enum Token {
 
 /// Splits text into numbers and the text between them. A number is digits with an optional
 /// fraction and exponent; a leading `-` belongs to it when it does not follow a letter or digit
-/// (so `-0.001` is one number and `x86-64` is text, number, text, number).
+/// (so `-0.001` is one number). Digits after a letter are part of a word (`f64`, `conv3x3`);
+/// letters after digits are a unit (`50.6x`, `12ms`: a number, then text).
 pub fn tokenize(text: &str) -> Vec<Token> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
@@ -197,14 +198,6 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                     i = j;
                 }
             }
-        }
-        // A number glued to letters after it (3x3, 2nd, 32px) is text like a word.
-        if i < chars.len() && (chars[i].is_alphabetic() || chars[i] == '_') {
-            while i < chars.len() && word_char(chars[i]) {
-                i += 1;
-            }
-            plain.extend(&chars[start..i]);
-            continue;
         }
         let written: String = chars[start..i].iter().collect();
         let value = written.parse::<f64>().unwrap_or(f64::NAN);
@@ -476,7 +469,7 @@ mod tests {
 
     #[test]
     fn tokenize_keeps_words_with_digits_as_text() {
-        let t = tokenize("f64 conv3x3 x86-64 1e-3 -0.25 acc 0.9250, 12 of 451");
+        let t = tokenize("f64 conv3x3 x86-64 1e-3 -0.25 acc 0.9250, 12 of 451 (50.6x) 12ms");
         let numbers: Vec<String> = t
             .iter()
             .filter_map(|t| match t {
@@ -484,7 +477,10 @@ mod tests {
                 Token::Text(_) => None,
             })
             .collect();
-        assert_eq!(numbers, ["64", "1e-3", "-0.25", "0.9250", "12", "451"]);
+        assert_eq!(
+            numbers,
+            ["64", "1e-3", "-0.25", "0.9250", "12", "451", "50.6", "12"]
+        );
         let rebuilt = map_numbers("a -1.5 b 2", |w, _, _| w.to_string());
         assert_eq!(rebuilt, "a -1.5 b 2");
     }

@@ -306,20 +306,29 @@ impl Runner {
         let build_log_before = cell_build::build_log_len(&self.crate_dir);
         // With the prelude loaded, cells are rewritten so that they behave like Rust (see
         // `rewrite`); plain evcxr gets the cell as typed.
+        // Values evcxr cannot keep between cells (closures, references into other values,
+        // types it cannot name) stay inside the cell: it runs with them in a block, and they
+        // are dropped at its end. Closures bound by `let` are seen in the code; the others
+        // when evcxr says so, and the cell runs again.
+        let mut not_kept: Vec<(String, String)> = Vec::new();
         let mut rewritten = if self.prelude.is_some() {
-            rewrite::rewrite(code)
+            let closures = rewrite::closure_bindings(code);
+            match rewrite::rewrite_keeping_local(code, &closures) {
+                Some(kept_local) if !closures.is_empty() => {
+                    not_kept.extend(closures.into_iter().map(|n| (n, "a closure".to_owned())));
+                    kept_local
+                }
+                _ => rewrite::rewrite(code),
+            }
         } else {
             rewrite::Rewritten::unchanged(code)
         };
-        // Values evcxr cannot keep between cells (closures, types it cannot name) stay inside
-        // the cell: it runs again with them in a block, and they are dropped at its end.
-        let mut not_kept: Vec<(String, String)> = Vec::new();
         let result = loop {
             let result = self
                 .context
                 .execute_with_callbacks(&rewritten.code, &mut callbacks);
             let Err(error) = &result else { break result };
-            let Some((name, what)) = unkeepable_variable(&error.to_string()) else {
+            let Some((name, what)) = unkeepable_variable(error) else {
                 break result;
             };
             if self.prelude.is_none() || not_kept.iter().any(|(n, _)| *n == name) {
@@ -554,11 +563,23 @@ impl Runner {
 }
 
 /// The variable named by evcxr's "cannot be persisted" errors, and what it is.
-fn unkeepable_variable(message: &str) -> Option<(String, String)> {
+fn unkeepable_variable(error: &evcxr::Error) -> Option<(String, String)> {
+    match error {
+        evcxr::Error::CompilationErrors(errors) => errors
+            .iter()
+            .find_map(|e| unkeepable_variable_in(&e.message())),
+        other => unkeepable_variable_in(&other.to_string()),
+    }
+}
+
+fn unkeepable_variable_in(message: &str) -> Option<(String, String)> {
     let rest = message.trim_start().strip_prefix("The variable `")?;
     let (name, rest) = rest.split_once('`')?;
     if rest.starts_with(" is a closure, which cannot be persisted") {
         return Some((name.to_owned(), "a closure".to_owned()));
+    }
+    if rest.starts_with(" contains a reference with a non-static lifetime") {
+        return Some((name.to_owned(), "a borrow of another value".to_owned()));
     }
     let (ty, _) = rest
         .strip_prefix(" has type `")?
@@ -629,7 +650,11 @@ impl Runner {
     /// it was given to evcxr, then mapped back through the rewrite. Other locations (the
     /// prelude, a library) are kept as they are.
     fn cell_location(&self, location: &str, cell: &str, rewritten: &rewrite::Rewritten) -> String {
-        let Some(rest) = location.strip_prefix("src/lib.rs:") else {
+        // `ctx/src/lib.rs` from the build workspace's root, `src/lib.rs` without one.
+        let Some(rest) = ["ctx/src/lib.rs:", "src/lib.rs:"]
+            .iter()
+            .find_map(|prefix| location.strip_prefix(prefix))
+        else {
             return location.to_owned();
         };
         let mut parts = rest.split(':').map(|p| p.parse::<usize>().ok());
@@ -673,6 +698,7 @@ fn compile_error(
     let lines: Vec<&str> = cell.lines().collect();
     let mut traceback = Vec::new();
     let mut first_location = None;
+    let mut first_message: Option<String> = None;
     // When evcxr cannot work out a variable's type it reports rustc's check of the cell, which
     // may hold only warnings; show the errors when there are any.
     let only_errors: Vec<&evcxr::CompilationError> =
@@ -691,8 +717,29 @@ fn compile_error(
         if i > 0 {
             traceback.push(String::new());
         }
-        let code = error.code().map(|c| format!("[{c}]")).unwrap_or_default();
-        traceback.push(format!("{}{code}: {}", error.level(), error.message()));
+        // `x?` on an Option became `cell_try(x)?`, which wants a Result: say what rustc
+        // says of `?` on an Option in a function returning a Result, and how to convert.
+        let option_question_mark = error.code() == Some("E0308")
+            && error.spanned_messages().iter().any(|m| {
+                m.label.contains("expected `Result<")
+                    && m.label.contains("found `Option<")
+            })
+            && rewritten.code.contains("::trainbook::cell::cell_try(");
+        let (code, message) = if option_question_mark {
+            (
+                "[E0277]".to_owned(),
+                "the `?` operator can only be used on `Result`s, not `Option`s, in a function \
+                 that returns `Result` (a cell is one)"
+                    .to_owned(),
+            )
+        } else {
+            (
+                error.code().map(|c| format!("[{c}]")).unwrap_or_default(),
+                error.message(),
+            )
+        };
+        traceback.push(format!("{}{code}: {message}", error.level()));
+        first_message.get_or_insert(message);
         let mut spanned: Vec<(&_, (usize, usize, usize, usize))> = error
             .spanned_messages()
             .iter()
@@ -750,12 +797,17 @@ fn compile_error(
         if let Some(hint) = error.evcxr_extra_hint() {
             traceback.push(format!("note: {hint}"));
         }
-    }
-    let evalue = match (errors.first(), first_location) {
-        (Some(error), Some((line, column))) => {
-            format!("{} (cell:{line}:{column})", error.message())
+        if option_question_mark {
+            traceback.push(
+                "help: turn the Option into a Result first: `.ok_or(\"what was missing\")?`, \
+                 or with anyhow `.context(\"what was missing\")?`"
+                    .to_owned(),
+            );
         }
-        (Some(error), None) => error.message(),
+    }
+    let evalue = match (first_message, first_location) {
+        (Some(message), Some((line, column))) => format!("{message} (cell:{line}:{column})"),
+        (Some(message), None) => message,
         (None, _) => "compilation failed".into(),
     };
     CellError {

@@ -258,6 +258,41 @@ fn local_block(body: &ast::StmtList, local: &[String]) -> Option<((TextSize, Str
     ))
 }
 
+/// Names bound to a closure by a `let` at the top level of the cell (`let f = |x| x + 1;`),
+/// which evcxr cannot keep between cells; a `let` with a type (`Box<dyn Fn..>`) is kept.
+pub fn closure_bindings(cell: &str) -> Vec<String> {
+    let Some(start) = rust_start(cell) else {
+        return Vec::new();
+    };
+    let parse = SourceFile::parse(&format!("fn f(){{{}\n}}", &cell[start..]), Edition::Edition2024);
+    let Some(body) = parse
+        .tree()
+        .syntax()
+        .children()
+        .find_map(ast::Fn::cast)
+        .and_then(|f| f.body())
+        .and_then(|b| b.stmt_list())
+    else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for statement in body.statements() {
+        let ast::Stmt::LetStmt(binding) = statement else {
+            continue;
+        };
+        let mut value = binding.initializer();
+        while let Some(ast::Expr::ParenExpr(inner)) = value {
+            value = inner.expr();
+        }
+        if binding.ty().is_none() && matches!(value, Some(ast::Expr::ClosureExpr(_))) {
+            if let Some(pat) = binding.pat() {
+                names.extend(bound_names(&pat).into_iter().map(|(n, _)| n));
+            }
+        }
+    }
+    names
+}
+
 /// The names a pattern binds, with whether each is `mut`.
 fn bound_names(pat: &ast::Pat) -> Vec<(String, bool)> {
     pat.syntax()
@@ -363,6 +398,13 @@ mod tests {
         // An item after it must stay visible to later cells: not done.
         assert!(rewrite_keeping_local("let f = || 1;\nfn g() {}", &local).is_none());
         assert!(rewrite_keeping_local("let g = 1;", &local).is_none());
+    }
+
+    #[test]
+    fn closures_bound_by_let_are_found() {
+        let cell = "let a = 1;\nlet f = |x: i32| x + a;\nlet g = (move || 2);\nlet h: Box<dyn Fn()> = Box::new(|| ());\nlet k = f(1);";
+        assert_eq!(closure_bindings(cell), ["f", "g"]);
+        assert!(closure_bindings("let v = vec![1].iter().map(|x| x + 1).count();").is_empty());
     }
 
     #[test]
