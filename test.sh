@@ -29,6 +29,10 @@ start=$SECONDS
 cargo build --release --locked --workspace --all-targets
 echo "built in $((SECONDS - start)) s"
 
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+
 step "prelude cache"
 "$BIN" precompile
 

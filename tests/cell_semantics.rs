@@ -65,7 +65,11 @@ fn parse_corpus(text: &str) -> Vec<Case> {
     for (i, line) in text.lines().enumerate() {
         if let Some(title) = line.strip_prefix("## ") {
             let rust = title.trim_end().ends_with("[rust]");
-            let name = title.trim_end().trim_end_matches("[rust]").trim().to_owned();
+            let name = title
+                .trim_end()
+                .trim_end_matches("[rust]")
+                .trim()
+                .to_owned();
             cases.push(Case {
                 name,
                 line: i + 1,
@@ -320,9 +324,13 @@ fn check_with_rustc(case: &Case, dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(fragment) = compile_error {
         if compiled.status.success() {
-            problems.push(format!("rustc compiled what the corpus calls a compile error:\n{program}"));
+            problems.push(format!(
+                "rustc compiled what the corpus calls a compile error:\n{program}"
+            ));
         } else if !rustc_errors.contains(fragment.as_str()) {
-            problems.push(format!("rustc's errors do not contain {fragment:?}:\n{rustc_errors}"));
+            problems.push(format!(
+                "rustc's errors do not contain {fragment:?}:\n{rustc_errors}"
+            ));
         }
         return problems;
     }
@@ -499,9 +507,14 @@ fn the_corpus_parser_reads_what_it_is_given() {
     assert_eq!(cases.len(), 2);
     assert!(cases[0].rust && !cases[1].rust);
     assert_eq!(cases[0].cells[0].code, "let a = 1;\na");
-    assert!(matches!(&cases[0].cells[1].expect[0], Expect::Error { ename, fragment } if ename == "CompileError" && fragment == "E0425"));
+    assert!(
+        matches!(&cases[0].cells[1].expect[0], Expect::Error { ename, fragment } if ename == "CompileError" && fragment == "E0425")
+    );
     assert!(matches!(&cases[1].cells[0].expect[0], Expect::Stdout(s) if s == "x\n"));
-    assert_eq!(top_level_names("let (x, mut y) = (1, 2);\nstruct S;\nfn go() { let inner = 1; }"), ["x", "y", "S", "go"]);
+    assert_eq!(
+        top_level_names("let (x, mut y) = (1, 2);\nstruct S;\nfn go() { let inner = 1; }"),
+        ["x", "y", "S", "go"]
+    );
     let (program, upto) = as_program(&cases[0]);
     assert_eq!(upto, 2);
     assert!(program.contains("let shown = &(a);"), "{program}");

@@ -671,7 +671,12 @@ fn committed_notebooks() -> Vec<(String, Value)> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "ipynb"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), read(&p)))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                read(&p),
+            )
+        })
         .collect();
     notebooks.sort_by(|a, b| a.0.cmp(&b.0));
     notebooks
@@ -766,12 +771,18 @@ fn stale_check_tolerates_cpu_drift_and_nothing_more() {
             });
             if nudged != committed {
                 let stale = check_not_stale(&committed, &nudged);
-                assert!(stale.is_err(), "{name}: cell {i}: a changed exact number passed");
+                assert!(
+                    stale.is_err(),
+                    "{name}: cell {i}: a changed exact number passed"
+                );
                 break;
             }
         }
     }
-    assert!(trained_cells >= 5, "only {trained_cells} cells are tagged `trained`");
+    assert!(
+        trained_cells >= 5,
+        "only {trained_cells} cells are tagged `trained`"
+    );
 }
 
 /// Real drift between two CPUs (`tests/fixtures/cross_cpu.json`, made by the script beside
@@ -793,7 +804,10 @@ fn outputs_from_another_cpu_pass_the_stale_check_both_ways() {
             serde_json::json!({"metadata": notebook["metadata"], "cells": [c]})
         };
         let (here, there) = (one_cell(&cell["committed"]), one_cell(&cell["other_cpu"]));
-        assert_ne!(here, there, "{name} cell {index}: the fixture shows no drift");
+        assert_ne!(
+            here, there,
+            "{name} cell {index}: the fixture shows no drift"
+        );
         for (a, b) in [(&here, &there), (&there, &here)] {
             if let Err(stale) = check_not_stale(a, b) {
                 panic!("{name} code cell {index}: another CPU's outputs are called stale: {stale}");

@@ -108,7 +108,9 @@ impl<T: Debug + ?Sized> ShowDebug for &Shown<'_, T> {
 
 impl<T: ?Sized> ShowAnything for Shown<'_, T> {
     fn trainbook_show(&self) {
-        emit_final(&MimeBundle::text(no_way_to_show(std::any::type_name::<T>())));
+        emit_final(&MimeBundle::text(
+            no_way_to_show(std::any::type_name::<T>()),
+        ));
     }
 }
 
@@ -126,7 +128,8 @@ fn without_cell_crate(type_name: &str) -> String {
     let mut out = String::with_capacity(type_name.len());
     let mut rest = type_name;
     while let Some(at) = rest.find("ctx::") {
-        let starts_path = at == 0 || !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':');
+        let starts_path =
+            at == 0 || !rest[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':');
         out.push_str(&rest[..at]);
         if !starts_path {
             out.push_str("ctx::");
@@ -259,7 +262,10 @@ mod tests {
     #[test]
     fn cell_types_lose_the_crate_name() {
         assert_eq!(without_cell_crate("ctx::P"), "P");
-        assert_eq!(without_cell_crate("alloc::vec::Vec<ctx::P>"), "alloc::vec::Vec<P>");
+        assert_eq!(
+            without_cell_crate("alloc::vec::Vec<ctx::P>"),
+            "alloc::vec::Vec<P>"
+        );
         assert_eq!(without_cell_crate("myctx::P"), "myctx::P");
         assert_eq!(without_cell_crate("a::ctx::P"), "a::ctx::P");
     }

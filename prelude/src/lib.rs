@@ -35,8 +35,8 @@ pub mod prelude {
     };
     pub use crate::data::*;
     pub use crate::display::{
-        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay,
-        Html, Json, Markdown, MimeBundle, Png, Render, Svg, Text,
+        clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, Html, Json, Markdown,
+        MimeBundle, Png, Render, Svg, Text,
     };
     pub use crate::evaluation::*;
     pub use crate::metrics::*;
@@ -85,10 +85,10 @@ pub mod prelude {
 // `trainbook::anyhow::Result` names the error type `?` gives in helper functions.
 pub use anyhow;
 pub use candle_core as candle;
-pub use serde_json;
 pub use candle_nn;
 pub use plotters;
 pub use polars;
+pub use serde_json;
 
 /// The prelude's version, as the kernel reports it.
 ///

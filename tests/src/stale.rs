@@ -37,9 +37,9 @@ pub struct Tolerance {
 impl Tolerance {
     /// Reads `{"abs": 0.01, "rel": 0.0, "integers": 0}` (every key optional, at least one given).
     pub fn from_json(value: &Value) -> Result<Tolerance, String> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| format!("a tolerance is an object like {{\"abs\": 0.01}}, not {value}"))?;
+        let object = value.as_object().ok_or_else(|| {
+            format!("a tolerance is an object like {{\"abs\": 0.01}}, not {value}")
+        })?;
         let mut tolerance = Tolerance {
             abs: 0.0,
             rel: 0.0,
@@ -55,9 +55,10 @@ impl Tolerance {
                 "rel" => tolerance.rel = v.as_f64().filter(|x| *x >= 0.0).ok_or_else(bad)?,
                 "integers" => tolerance.integers = v.as_u64().ok_or_else(bad)?,
                 other => {
+                    let keys = "\"abs\", \"rel\", \"integers\"";
                     return Err(format!(
-                        "unknown tolerance key {other:?}: the keys are \"abs\", \"rel\", \"integers\""
-                    ))
+                        "unknown tolerance key {other:?}: the keys are {keys}"
+                    ));
                 }
             }
         }
@@ -135,7 +136,11 @@ pub fn rule_for(notebook: &Value, cell: &Value) -> Result<Rule, String> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Token {
     Text(String),
-    Number { written: String, value: f64, integer: bool },
+    Number {
+        written: String,
+        value: f64,
+        integer: bool,
+    },
 }
 
 /// Splits text into numbers and the text between them. A number is digits with an optional
@@ -498,14 +503,29 @@ mod tests {
         let committed = "epoch 19: train acc 0.9242, val loss 0.0535";
         let drifted = "epoch 19: train acc 0.9250, val loss 0.0536";
         assert_eq!(compare_text(committed, drifted, trained(0.01)), Ok(()));
-        assert_eq!(compare_text(committed, "epoch 19: train acc 0.925, val loss 0.0536", trained(0.01)), Ok(()));
-        let err = compare_text(committed, "epoch 19: train acc 0.9042, val loss 0.0535", trained(0.01))
-            .unwrap_err();
+        assert_eq!(
+            compare_text(
+                committed,
+                "epoch 19: train acc 0.925, val loss 0.0536",
+                trained(0.01)
+            ),
+            Ok(())
+        );
+        let err = compare_text(
+            committed,
+            "epoch 19: train acc 0.9042, val loss 0.0535",
+            trained(0.01),
+        )
+        .unwrap_err();
         assert!(err.contains("committed 0.9242, now 0.9042"), "{err}");
         // Exact cells take no drift at all, even in the last digit.
         assert!(compare_text(committed, drifted, Rule::Exact).is_err());
         // A relative tolerance scales with the number.
-        let rel = Rule::Trained(Tolerance { abs: 0.0, rel: 0.01, integers: 0 });
+        let rel = Rule::Trained(Tolerance {
+            abs: 0.0,
+            rel: 0.01,
+            integers: 0,
+        });
         assert_eq!(compare_text("loss 1000.0", "loss 1009.0", rel), Ok(()));
         assert!(compare_text("loss 1000.0", "loss 1011.0", rel).is_err());
     }
@@ -513,8 +533,15 @@ mod tests {
     #[test]
     fn integers_are_exact_unless_allowed() {
         assert!(compare_text("best epoch 23", "best epoch 24", trained(0.5)).is_err());
-        let counts = Rule::Trained(Tolerance { abs: 0.01, rel: 0.0, integers: 2 });
-        assert_eq!(compare_text("11 of 451 misread", "13 of 451 misread", counts), Ok(()));
+        let counts = Rule::Trained(Tolerance {
+            abs: 0.01,
+            rel: 0.0,
+            integers: 2,
+        });
+        assert_eq!(
+            compare_text("11 of 451 misread", "13 of 451 misread", counts),
+            Ok(())
+        );
         assert!(compare_text("11 of 451 misread", "14 of 451 misread", counts).is_err());
         assert!(compare_text("11 of 451 misread", "11 of 452 misread", Rule::Exact).is_err());
     }
@@ -522,8 +549,14 @@ mod tests {
     #[test]
     fn changed_text_fails_under_every_rule() {
         for rule in [Rule::Exact, Rule::Timing, trained(1.0)] {
-            assert!(compare_text("val acc 0.93", "val loss 0.93", rule).is_err(), "{rule}");
-            assert!(compare_text("acc 0.93", "acc 0.93 0.94", rule).is_err(), "{rule}");
+            assert!(
+                compare_text("val acc 0.93", "val loss 0.93", rule).is_err(),
+                "{rule}"
+            );
+            assert!(
+                compare_text("acc 0.93", "acc 0.93 0.94", rule).is_err(),
+                "{rule}"
+            );
             assert!(compare_text("acc 0.93", "acc NaN", rule).is_err(), "{rule}");
         }
     }
@@ -564,7 +597,10 @@ mod tests {
         assert_eq!(check_not_stale(&committed, &within), Ok(()));
         let outside = notebook(&["trained"], tol, stdout("acc 0.883\n"));
         let err = check_not_stale(&committed, &outside).unwrap_err();
-        assert!(err.starts_with("code cell 1, stdout: committed 0.863, now 0.883"), "{err}");
+        assert!(
+            err.starts_with("code cell 1, stdout: committed 0.863, now 0.883"),
+            "{err}"
+        );
         // Untagged, the same drift is stale.
         let exact = notebook(&[], None, stdout("acc 0.863\n"));
         assert!(check_not_stale(&exact, &notebook(&[], None, stdout("acc 0.867\n"))).is_err());
@@ -574,18 +610,40 @@ mod tests {
     fn changed_structure_fails() {
         let tol = Some(json!({ "abs": 1.0 }));
         let result = |mimes: Value| json!([{ "output_type": "execute_result", "data": mimes, "metadata": {} }]);
-        let committed = notebook(&["trained"], tol.clone(), result(json!({ "text/plain": "0.5" })));
+        let committed = notebook(
+            &["trained"],
+            tol.clone(),
+            result(json!({ "text/plain": "0.5" })),
+        );
         // Another MIME type, another output type, an extra output, a missing cell.
-        let html = notebook(&["trained"], tol.clone(), result(json!({ "text/plain": "0.5", "text/html": "<b>0.5</b>" })));
-        assert!(check_not_stale(&committed, &html).unwrap_err().contains("output 1"));
-        let display = notebook(&["trained"], tol.clone(), json!([{ "output_type": "display_data", "data": { "text/plain": "0.5" }, "metadata": {} }]));
-        assert!(check_not_stale(&committed, &display).unwrap_err().contains("outputs changed"));
+        let html = notebook(
+            &["trained"],
+            tol.clone(),
+            result(json!({ "text/plain": "0.5", "text/html": "<b>0.5</b>" })),
+        );
+        assert!(check_not_stale(&committed, &html)
+            .unwrap_err()
+            .contains("output 1"));
+        let display = notebook(
+            &["trained"],
+            tol.clone(),
+            json!([{ "output_type": "display_data", "data": { "text/plain": "0.5" }, "metadata": {} }]),
+        );
+        assert!(check_not_stale(&committed, &display)
+            .unwrap_err()
+            .contains("outputs changed"));
         let mut extra = committed.clone();
-        extra["cells"][1]["outputs"].as_array_mut().unwrap().push(json!({ "output_type": "error", "ename": "Error", "evalue": "x", "traceback": [] }));
-        assert!(check_not_stale(&committed, &extra).unwrap_err().contains("outputs changed"));
+        extra["cells"][1]["outputs"].as_array_mut().unwrap().push(
+            json!({ "output_type": "error", "ename": "Error", "evalue": "x", "traceback": [] }),
+        );
+        assert!(check_not_stale(&committed, &extra)
+            .unwrap_err()
+            .contains("outputs changed"));
         let mut fewer = committed.clone();
         fewer["cells"].as_array_mut().unwrap().pop();
-        assert!(check_not_stale(&committed, &fewer).unwrap_err().contains("code cells"));
+        assert!(check_not_stale(&committed, &fewer)
+            .unwrap_err()
+            .contains("code cells"));
     }
 
     #[test]
@@ -598,8 +656,18 @@ mod tests {
         };
         let tol = Some(json!({ "abs": 0.01 }));
         let committed = notebook(&["trained"], tol.clone(), svg("0.25", "val loss"));
-        assert_eq!(check_not_stale(&committed, &notebook(&["trained"], tol.clone(), svg("0.2", "val loss"))), Ok(()));
-        assert!(check_not_stale(&committed, &notebook(&["trained"], tol, svg("0.25", "train loss"))).is_err());
+        assert_eq!(
+            check_not_stale(
+                &committed,
+                &notebook(&["trained"], tol.clone(), svg("0.2", "val loss"))
+            ),
+            Ok(())
+        );
+        assert!(check_not_stale(
+            &committed,
+            &notebook(&["trained"], tol, svg("0.25", "train loss"))
+        )
+        .is_err());
         let exact = notebook(&[], None, svg("0.25", "val loss"));
         assert!(check_not_stale(&exact, &notebook(&[], None, svg("0.2", "val loss"))).is_err());
     }
@@ -607,13 +675,25 @@ mod tests {
     #[test]
     fn misstated_rules_are_errors() {
         let untagged = notebook(&[], Some(json!({ "abs": 0.01 })), stdout("1"));
-        assert!(check_not_stale(&untagged, &untagged).unwrap_err().contains("not tagged"));
+        assert!(check_not_stale(&untagged, &untagged)
+            .unwrap_err()
+            .contains("not tagged"));
         let missing = notebook(&["trained"], None, stdout("1"));
-        assert!(check_not_stale(&missing, &missing).unwrap_err().contains("needs a tolerance"));
+        assert!(check_not_stale(&missing, &missing)
+            .unwrap_err()
+            .contains("needs a tolerance"));
         let typo = notebook(&["trained"], Some(json!({ "absolute": 0.01 })), stdout("1"));
-        assert!(check_not_stale(&typo, &typo).unwrap_err().contains("unknown tolerance key"));
-        let both = notebook(&["trained", "timing"], Some(json!({ "abs": 0.01 })), stdout("1"));
-        assert!(check_not_stale(&both, &both).unwrap_err().contains("pick one"));
+        assert!(check_not_stale(&typo, &typo)
+            .unwrap_err()
+            .contains("unknown tolerance key"));
+        let both = notebook(
+            &["trained", "timing"],
+            Some(json!({ "abs": 0.01 })),
+            stdout("1"),
+        );
+        assert!(check_not_stale(&both, &both)
+            .unwrap_err()
+            .contains("pick one"));
         // A notebook-wide tolerance serves every tagged cell.
         let mut wide = notebook(&["trained"], None, stdout("acc 0.863"));
         wide["metadata"]["trainbook"] = json!({ "tolerance": { "abs": 0.01 } });

@@ -450,4 +450,3 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(500));
     }
 }
-

@@ -721,8 +721,7 @@ fn compile_error(
         // says of `?` on an Option in a function returning a Result, and how to convert.
         let option_question_mark = error.code() == Some("E0308")
             && error.spanned_messages().iter().any(|m| {
-                m.label.contains("expected `Result<")
-                    && m.label.contains("found `Option<")
+                m.label.contains("expected `Result<") && m.label.contains("found `Option<")
             })
             && rewritten.code.contains("::trainbook::cell::cell_try(");
         let (code, message) = if option_question_mark {

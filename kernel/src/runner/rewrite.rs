@@ -130,7 +130,9 @@ pub fn rewrite_keeping_local(cell: &str, local: &[String]) -> Option<Rewritten> 
             let parenthesized = operand.syntax().kind() == SyntaxKind::PAREN_EXPR;
             insertions.push(Insertion {
                 at: offset(range.start()),
-                text: TRY_OPEN.trim_end_matches(if parenthesized { "(" } else { "" }).into(),
+                text: TRY_OPEN
+                    .trim_end_matches(if parenthesized { "(" } else { "" })
+                    .into(),
                 span,
                 open: true,
             });
@@ -186,11 +188,7 @@ pub fn rewrite_keeping_local(cell: &str, local: &[String]) -> Option<Rewritten> 
         (
             i.at,
             i.open,
-            if i.open {
-                usize::MAX - i.span
-            } else {
-                i.span
-            },
+            if i.open { usize::MAX - i.span } else { i.span },
         )
     });
     let mut code = String::with_capacity(cell.len() + insertions.len() * 40);
@@ -241,11 +239,22 @@ fn local_block(body: &ast::StmtList, local: &[String]) -> Option<((TextSize, Str
     }
     let names = |with_mut: bool| -> Vec<String> {
         kept.iter()
-            .map(|(n, m)| if with_mut && *m { format!("mut {n}") } else { n.clone() })
+            .map(|(n, m)| {
+                if with_mut && *m {
+                    format!("mut {n}")
+                } else {
+                    n.clone()
+                }
+            })
             .collect()
     };
     let (pattern, value) = match kept.len() {
-        0 => return Some(((statements[first].text_range().start(), "{ ".into()), " };".into())),
+        0 => {
+            return Some((
+                (statements[first].text_range().start(), "{ ".into()),
+                " };".into(),
+            ))
+        }
         1 => (names(true).remove(0), names(false).remove(0)),
         _ => (
             format!("({})", names(true).join(", ")),
@@ -253,7 +262,10 @@ fn local_block(body: &ast::StmtList, local: &[String]) -> Option<((TextSize, Str
         ),
     };
     Some((
-        (statements[first].text_range().start(), format!("let {pattern} = {{ ")),
+        (
+            statements[first].text_range().start(),
+            format!("let {pattern} = {{ "),
+        ),
         format!(" {value} }};"),
     ))
 }
@@ -264,7 +276,10 @@ pub fn closure_bindings(cell: &str) -> Vec<String> {
     let Some(start) = rust_start(cell) else {
         return Vec::new();
     };
-    let parse = SourceFile::parse(&format!("fn f(){{{}\n}}", &cell[start..]), Edition::Edition2024);
+    let parse = SourceFile::parse(
+        &format!("fn f(){{{}\n}}", &cell[start..]),
+        Edition::Edition2024,
+    );
     let Some(body) = parse
         .tree()
         .syntax()
@@ -342,7 +357,13 @@ mod tests {
             r.code,
             "let a = 0.5;\n{ (&&&&&&::trainbook::cell::Shown(&(a))).trainbook_show(); };"
         );
-        assert_eq!(rewrite("let v = vec![1];\nv[0] // first").code.matches("Shown(&(v[0]))").count(), 1);
+        assert_eq!(
+            rewrite("let v = vec![1];\nv[0] // first")
+                .code
+                .matches("Shown(&(v[0]))")
+                .count(),
+            1
+        );
         // No tail: nothing to show.
         assert!(!rewrite("let a = 1;").changed());
         assert!(!rewrite("fn f() -> i32 { 1 }").changed());
@@ -352,7 +373,9 @@ mod tests {
     fn question_marks_of_the_cell_only() {
         let r = rewrite("let n: i32 = \"4\".parse()?;\nlet f = |s: &str| -> Result<i32, std::num::ParseIntError> { Ok(s.parse::<i32>()?) };\nfn g() -> Option<u8> { Some(1)? .checked_add(1) }");
         assert_eq!(r.code.matches("cell_try(").count(), 1, "{}", r.code);
-        assert!(r.code.starts_with("let n: i32 = ::trainbook::cell::cell_try(\"4\".parse())?;"));
+        assert!(r
+            .code
+            .starts_with("let n: i32 = ::trainbook::cell::cell_try(\"4\".parse())?;"));
         let r = rewrite("async { x? };\nconst { 1 };\nloop { y?; break; }");
         assert_eq!(r.code.matches("cell_try(").count(), 1, "{}", r.code);
     }
@@ -377,7 +400,9 @@ mod tests {
     #[test]
     fn commands_and_parse_errors_are_left_alone() {
         let r = rewrite(":dep foo = \"1\"\n// note\nlet x = 1;\nx");
-        assert!(r.code.starts_with(":dep foo = \"1\"\n// note\nlet x = 1;\n{ (&&&"));
+        assert!(r
+            .code
+            .starts_with(":dep foo = \"1\"\n// note\nlet x = 1;\n{ (&&&"));
         assert!(!rewrite("let x = ;\nx").changed());
         assert!(!rewrite(":vars").changed());
         assert!(!rewrite("").changed());
@@ -386,7 +411,11 @@ mod tests {
     #[test]
     fn values_that_cannot_be_kept_stay_inside_the_cell() {
         let local = ["f".to_owned()];
-        let r = rewrite_keeping_local("let a = 1;\nlet f = |x: i32| x + a;\nlet mut b = f(2);\nlet a = \"s\";\nb // shown", &local).unwrap();
+        let r = rewrite_keeping_local(
+            "let a = 1;\nlet f = |x: i32| x + a;\nlet mut b = f(2);\nlet a = \"s\";\nb // shown",
+            &local,
+        )
+        .unwrap();
         assert_eq!(
             r.code,
             "let a = 1;\nlet (mut b, a) = { let f = |x: i32| x + a;\nlet mut b = f(2);\nlet a = \"s\";\n{ (&&&&&&::trainbook::cell::Shown(&(b))).trainbook_show(); }; (b, a) }; // shown"
