@@ -499,6 +499,64 @@ async fn every_sequence_behaves_in_the_kernel_as_the_corpus_says() {
     );
 }
 
+/// The `[rust]` sequences on evcxr 0.22 alone (the kernel with no prelude, so no rewrite):
+/// what evcxr itself accepts, to compare with this kernel. Outside CI (`cargo test --release
+/// -p trainbook-tests --test cell_semantics -- --ignored`); it prints one line per sequence
+/// that evcxr gets wrong, and the counts. A sequence evcxr gets right must pass here too (the
+/// other test checks that every sequence does).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn evcxr_alone_on_the_plain_rust_sequences() {
+    let cases = corpus();
+    let mut command = Command::new(trainbook_tests::trainbook_bin());
+    command
+        .args(["kernel", "--connection-file"])
+        .env_remove("JPY_PARENT_PID")
+        .env("TRAINBOOK_PRELUDE_DIR", "");
+    let kernel = Kernel::start_command(command).unwrap();
+    let mut client = kernel.connect().await.unwrap();
+    let (mut right, mut wrong) = (0, 0);
+    for case in cases.iter().filter(|c| c.rust) {
+        let mut problems = Vec::new();
+        for (i, cell) in case.cells.iter().enumerate() {
+            let (reply, iopub) = client
+                .execute_within(&cell.code, Duration::from_secs(300))
+                .await
+                .unwrap();
+            let seen = seen_from(&reply, &iopub);
+            let expects_error = cell
+                .expect
+                .iter()
+                .any(|e| matches!(e, Expect::Error { .. }));
+            if !expects_error && seen.status != "ok" {
+                problems.push(format!(
+                    "cell {}: {}: {}",
+                    i + 1,
+                    seen.ename,
+                    seen.error_text.lines().next().unwrap_or("")
+                ));
+            }
+            for expect in &cell.expect {
+                if let Err(why) = check(expect, &seen) {
+                    problems.push(format!("cell {}: {}", i + 1, why.replace('\n', " ")));
+                }
+            }
+        }
+        if problems.is_empty() {
+            right += 1;
+        } else {
+            wrong += 1;
+            println!(
+                "evcxr alone, line {} ({}): {}",
+                case.line,
+                case.name,
+                problems.join("; ")
+            );
+        }
+    }
+    println!("evcxr 0.22 alone: {right} sequences as the corpus says, {wrong} not");
+}
+
 #[test]
 fn the_corpus_parser_reads_what_it_is_given() {
     let cases = parse_corpus(

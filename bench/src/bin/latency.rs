@@ -49,6 +49,21 @@ const CELLS: &[Cell] = &[
         expect: "64",
         trainbook_only: false,
     },
+    // The display of a cell's last expression (the kernel's rewrite, kernel/src/runner/
+    // rewrite.rs) against the same work printed instead of displayed: the difference is what
+    // showing the value costs.
+    Cell {
+        name: "1+1 printed, not displayed",
+        code: "println!(\"{}\", 1+1);",
+        expect: "2",
+        trainbook_only: false,
+    },
+    Cell {
+        name: "3-row DataFrame, printed, not displayed",
+        code: "let frame = df!(\"a\" => [1, 2, 3], \"b\" => [\"x\", \"y\", \"z\"]).unwrap();\nprintln!(\"{}\", frame.height());",
+        expect: "3",
+        trainbook_only: false,
+    },
     Cell {
         name: "prelude function (accuracy_score)",
         code: "accuracy_score(&[0, 1, 1, 0], &[0, 1, 0, 0]).unwrap()",

@@ -359,12 +359,21 @@ impl Runner {
         let cell_errors = self.forwarder.take_errors();
         if result.is_ok() {
             for (name, what) in &not_kept {
+                let keep_it = match what.as_str() {
+                    "a closure" => {
+                        format!("box it: `let {name}: Box<dyn Fn(f64) -> f64> = Box::new(..);`")
+                    }
+                    "a borrow of another value" => {
+                        "keep an owned copy instead (`.clone()`, `.to_vec()`, `.to_owned()`)"
+                            .to_owned()
+                    }
+                    _ => "give it a type that can be named (a struct, a `Box<dyn ..>`)".to_owned(),
+                };
                 sink.emit(Output::Stream {
                     name: "stderr",
                     text: format!(
                         "note: `{name}` ({what}) was dropped at the end of this cell: such \
-                         values cannot be kept between cells. To keep it, box it, e.g. \
-                         `let {name}: Box<dyn Fn(f64) -> f64> = Box::new(..);`\n"
+                         values cannot be kept between cells. To keep it, {keep_it}\n"
                     ),
                 });
             }
