@@ -451,6 +451,37 @@ fn plain_rust_sequences_mean_what_rustc_says() {
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
+/// Runs one sequence's cells in order; returns what went otherwise than the corpus says.
+async fn run_case(client: &mut trainbook_tests::Client, case: &Case) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, cell) in case.cells.iter().enumerate() {
+        let (reply, iopub) = client
+            .execute_within(&cell.code, Duration::from_secs(300))
+            .await
+            .unwrap_or_else(|e| panic!("line {} ({}): {e:#}", case.line, case.name));
+        let seen = seen_from(&reply, &iopub);
+        let expects_error = cell
+            .expect
+            .iter()
+            .any(|e| matches!(e, Expect::Error { .. }));
+        if !expects_error && seen.status != "ok" {
+            problems.push(format!(
+                "cell {}: failed: {}: {}",
+                i + 1,
+                seen.ename,
+                seen.error_text
+            ));
+            continue;
+        }
+        for expect in &cell.expect {
+            if let Err(why) = check(expect, &seen) {
+                problems.push(format!("cell {}: {why}", i + 1));
+            }
+        }
+    }
+    problems
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sequence_behaves_in_the_kernel_as_the_corpus_says() {
     let cases = corpus();
@@ -458,37 +489,8 @@ async fn every_sequence_behaves_in_the_kernel_as_the_corpus_says() {
     let mut client = kernel.connect().await.unwrap();
     let mut problems = Vec::new();
     for case in &cases {
-        for (i, cell) in case.cells.iter().enumerate() {
-            let (reply, iopub) = client
-                .execute_within(&cell.code, Duration::from_secs(300))
-                .await
-                .unwrap_or_else(|e| panic!("line {} ({}): {e:#}", case.line, case.name));
-            let seen = seen_from(&reply, &iopub);
-            let expects_error = cell
-                .expect
-                .iter()
-                .any(|e| matches!(e, Expect::Error { .. }));
-            if !expects_error && seen.status != "ok" {
-                problems.push(format!(
-                    "line {} ({}), cell {}: failed: {}: {}",
-                    case.line,
-                    case.name,
-                    i + 1,
-                    seen.ename,
-                    seen.error_text
-                ));
-                continue;
-            }
-            for expect in &cell.expect {
-                if let Err(why) = check(expect, &seen) {
-                    problems.push(format!(
-                        "line {} ({}), cell {}: {why}",
-                        case.line,
-                        case.name,
-                        i + 1
-                    ));
-                }
-            }
+        for problem in run_case(&mut client, case).await {
+            problems.push(format!("line {} ({}), {problem}", case.line, case.name));
         }
     }
     assert!(
@@ -517,40 +519,17 @@ async fn evcxr_alone_on_the_plain_rust_sequences() {
     let mut client = kernel.connect().await.unwrap();
     let (mut right, mut wrong) = (0, 0);
     for case in cases.iter().filter(|c| c.rust) {
-        let mut problems = Vec::new();
-        for (i, cell) in case.cells.iter().enumerate() {
-            let (reply, iopub) = client
-                .execute_within(&cell.code, Duration::from_secs(300))
-                .await
-                .unwrap();
-            let seen = seen_from(&reply, &iopub);
-            let expects_error = cell
-                .expect
-                .iter()
-                .any(|e| matches!(e, Expect::Error { .. }));
-            if !expects_error && seen.status != "ok" {
-                problems.push(format!(
-                    "cell {}: {}: {}",
-                    i + 1,
-                    seen.ename,
-                    seen.error_text.lines().next().unwrap_or("")
-                ));
-            }
-            for expect in &cell.expect {
-                if let Err(why) = check(expect, &seen) {
-                    problems.push(format!("cell {}: {}", i + 1, why.replace('\n', " ")));
-                }
-            }
-        }
+        let problems = run_case(&mut client, case).await;
         if problems.is_empty() {
             right += 1;
         } else {
             wrong += 1;
+            let first_lines: Vec<&str> = problems.iter().filter_map(|p| p.lines().next()).collect();
             println!(
                 "evcxr alone, line {} ({}): {}",
                 case.line,
                 case.name,
-                problems.join("; ")
+                first_lines.join("; ")
             );
         }
     }

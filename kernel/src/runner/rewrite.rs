@@ -80,6 +80,24 @@ fn rust_start(cell: &str) -> Option<usize> {
     None
 }
 
+/// Cells are parsed as the body of this function, as evcxr splits them into statements.
+const WRAP: &str = "fn f(){";
+
+/// The statements of a cell's Rust code and the byte where that code starts in the cell; `None`
+/// when there is no code or it does not parse.
+fn cell_statements(cell: &str) -> Option<(usize, ast::StmtList)> {
+    let start = rust_start(cell)?;
+    let parse = SourceFile::parse(
+        &format!("{WRAP}{}\n}}", &cell[start..]),
+        Edition::Edition2024,
+    );
+    if !parse.errors().is_empty() {
+        return None;
+    }
+    let function = parse.tree().syntax().children().find_map(ast::Fn::cast)?;
+    Some((start, function.body()?.stmt_list()?))
+}
+
 /// One insertion into the cell: `text` at byte `at`; `span` is the length of the code it
 /// wraps (to nest insertions at the same place), `open` whether it opens or closes.
 struct Insertion {
@@ -99,24 +117,8 @@ pub fn rewrite(cell: &str) -> Rewritten {
 /// that cannot be done (no such `let`, or items defined after it, which must stay visible to
 /// later cells).
 pub fn rewrite_keeping_local(cell: &str, local: &[String]) -> Option<Rewritten> {
-    let Some(start) = rust_start(cell) else {
-        return local.is_empty().then(|| Rewritten::unchanged(cell));
-    };
-    let rust = &cell[start..];
-    const WRAP: &str = "fn f(){";
-    let parse = SourceFile::parse(&format!("{WRAP}{rust}\n}}"), Edition::Edition2024);
-    if !parse.errors().is_empty() {
-        // Let evcxr report it, with its own positions.
-        return local.is_empty().then(|| Rewritten::unchanged(cell));
-    }
-    let Some(body) = parse
-        .tree()
-        .syntax()
-        .children()
-        .find_map(ast::Fn::cast)
-        .and_then(|f| f.body())
-        .and_then(|b| b.stmt_list())
-    else {
+    let Some((start, body)) = cell_statements(cell) else {
+        // No code, or code that does not parse: evcxr reports it, with its own positions.
         return local.is_empty().then(|| Rewritten::unchanged(cell));
     };
     let offset = |size: TextSize| -> usize { usize::from(size) - WRAP.len() + start };
@@ -273,21 +275,7 @@ fn local_block(body: &ast::StmtList, local: &[String]) -> Option<((TextSize, Str
 /// Names bound to a closure by a `let` at the top level of the cell (`let f = |x| x + 1;`),
 /// which evcxr cannot keep between cells; a `let` with a type (`Box<dyn Fn..>`) is kept.
 pub fn closure_bindings(cell: &str) -> Vec<String> {
-    let Some(start) = rust_start(cell) else {
-        return Vec::new();
-    };
-    let parse = SourceFile::parse(
-        &format!("fn f(){{{}\n}}", &cell[start..]),
-        Edition::Edition2024,
-    );
-    let Some(body) = parse
-        .tree()
-        .syntax()
-        .children()
-        .find_map(ast::Fn::cast)
-        .and_then(|f| f.body())
-        .and_then(|b| b.stmt_list())
-    else {
+    let Some((_, body)) = cell_statements(cell) else {
         return Vec::new();
     };
     let mut names = Vec::new();
