@@ -305,17 +305,16 @@ impl Runner {
             .then(|| progress::BuildProgress::start(&self.crate_dir, sink.clone()));
         let build_log_before = cell_build::build_log_len(&self.crate_dir);
         // With the prelude loaded, cells are rewritten so that they behave like Rust (see
-        // `rewrite`); plain evcxr gets the cell as typed.
-        // Values evcxr cannot keep between cells (closures, references into other values,
-        // types it cannot name) stay inside the cell: it runs with them in a block, and they
-        // are dropped at its end. Closures bound by `let` are seen in the code; the others
-        // when evcxr says so, and the cell runs again.
-        let mut not_kept: Vec<(String, String)> = Vec::new();
+        // `rewrite`); plain evcxr gets the cell as typed. Values evcxr cannot keep between
+        // cells (closures, borrows of other values, types it cannot name) stay inside the
+        // cell: it runs with them in a block, and they are dropped at its end. Closures bound
+        // by `let` are seen in the code; the others when evcxr says so, and the cell runs again.
+        let mut not_kept: Vec<(String, NotKept)> = Vec::new();
         let mut rewritten = if self.prelude.is_some() {
             let closures = rewrite::closure_bindings(code);
             match rewrite::rewrite_keeping_local(code, &closures) {
                 Some(kept_local) if !closures.is_empty() => {
-                    not_kept.extend(closures.into_iter().map(|n| (n, "a closure".to_owned())));
+                    not_kept.extend(closures.into_iter().map(|n| (n, NotKept::Closure)));
                     kept_local
                 }
                 _ => rewrite::rewrite(code),
@@ -359,22 +358,9 @@ impl Runner {
         let cell_errors = self.forwarder.take_errors();
         if result.is_ok() {
             for (name, what) in &not_kept {
-                let keep_it = match what.as_str() {
-                    "a closure" => {
-                        format!("box it: `let {name}: Box<dyn Fn(f64) -> f64> = Box::new(..);`")
-                    }
-                    "a borrow of another value" => {
-                        "keep an owned copy instead (`.clone()`, `.to_vec()`, `.to_owned()`)"
-                            .to_owned()
-                    }
-                    _ => "give it a type that can be named (a struct, a `Box<dyn ..>`)".to_owned(),
-                };
                 sink.emit(Output::Stream {
                     name: "stderr",
-                    text: format!(
-                        "note: `{name}` ({what}) was dropped at the end of this cell: such \
-                         values cannot be kept between cells. To keep it, {keep_it}\n"
-                    ),
+                    text: what.note(name),
                 });
             }
         }
@@ -571,8 +557,42 @@ impl Runner {
     }
 }
 
+/// A value of a cell that evcxr cannot keep for later cells.
+#[derive(Debug, Clone, PartialEq)]
+enum NotKept {
+    Closure,
+    /// Holds a reference into another value (`frame.column("a")?`).
+    Borrow,
+    /// A type evcxr cannot write down.
+    Unnamed(String),
+}
+
+impl NotKept {
+    /// The one-line note shown when the value is dropped at the end of its cell.
+    fn note(&self, name: &str) -> String {
+        let (what, keep_it) = match self {
+            NotKept::Closure => (
+                "a closure".to_owned(),
+                format!("box it: `let {name}: Box<dyn Fn(f64) -> f64> = Box::new(..);`"),
+            ),
+            NotKept::Borrow => (
+                "a borrow of another value".to_owned(),
+                "keep an owned copy instead (`.clone()`, `.to_vec()`, `.to_owned()`)".to_owned(),
+            ),
+            NotKept::Unnamed(ty) => (
+                format!("of type `{ty}`"),
+                "give it a type that can be named (a struct, a `Box<dyn ..>`)".to_owned(),
+            ),
+        };
+        format!(
+            "note: `{name}` ({what}) was dropped at the end of this cell: such values cannot be \
+             kept between cells. To keep it, {keep_it}\n"
+        )
+    }
+}
+
 /// The variable named by evcxr's "cannot be persisted" errors, and what it is.
-fn unkeepable_variable(error: &evcxr::Error) -> Option<(String, String)> {
+fn unkeepable_variable(error: &evcxr::Error) -> Option<(String, NotKept)> {
     match error {
         evcxr::Error::CompilationErrors(errors) => errors
             .iter()
@@ -581,19 +601,19 @@ fn unkeepable_variable(error: &evcxr::Error) -> Option<(String, String)> {
     }
 }
 
-fn unkeepable_variable_in(message: &str) -> Option<(String, String)> {
+fn unkeepable_variable_in(message: &str) -> Option<(String, NotKept)> {
     let rest = message.trim_start().strip_prefix("The variable `")?;
     let (name, rest) = rest.split_once('`')?;
     if rest.starts_with(" is a closure, which cannot be persisted") {
-        return Some((name.to_owned(), "a closure".to_owned()));
+        return Some((name.to_owned(), NotKept::Closure));
     }
     if rest.starts_with(" contains a reference with a non-static lifetime") {
-        return Some((name.to_owned(), "a borrow of another value".to_owned()));
+        return Some((name.to_owned(), NotKept::Borrow));
     }
     let (ty, _) = rest
         .strip_prefix(" has type `")?
         .split_once("` which cannot be persisted")?;
-    Some((name.to_owned(), format!("of type `{ty}`")))
+    Some((name.to_owned(), NotKept::Unnamed(ty.to_owned())))
 }
 
 /// The prelude sends prompts as JSON strings (see `trainbook::runtime::input`).
@@ -857,4 +877,37 @@ fn log_phase(what: &str, started: std::time::Instant) {
         "[trainbook] {what} in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evcxr_refusals_name_the_value_and_the_note_says_how_to_keep_it() {
+        let closure = "The variable `f` is a closure, which cannot be persisted.\nYou can ...";
+        assert_eq!(
+            unkeepable_variable_in(closure),
+            Some(("f".into(), NotKept::Closure))
+        );
+        let borrow = "The variable `c` contains a reference with a non-static lifetime so\n\
+                      can't be persisted.";
+        assert_eq!(
+            unkeepable_variable_in(borrow),
+            Some(("c".into(), NotKept::Borrow))
+        );
+        let unnamed = "The variable `it` has type `Map<Iter<'_, i32>, F>` which cannot be \
+                       persisted.\nYou might be able to fix this by creating a `Box<dyn ..>`.";
+        assert_eq!(
+            unkeepable_variable_in(unnamed),
+            Some((
+                "it".into(),
+                NotKept::Unnamed("Map<Iter<'_, i32>, F>".into())
+            ))
+        );
+        assert_eq!(unkeepable_variable_in("mismatched types"), None);
+        let note = NotKept::Borrow.note("c");
+        assert!(note.starts_with("note: `c` (a borrow of another value) was dropped"));
+        assert!(note.ends_with(".to_owned()`)\n"), "{note}");
+    }
 }
