@@ -186,7 +186,8 @@ fn top_level_names(code: &str) -> Vec<String> {
     names
 }
 
-/// What one cell did in the kernel.
+/// What one cell did (in the kernel, or in the rustc program).
+#[derive(Default)]
 struct Seen {
     status: String,
     ename: String,
@@ -347,12 +348,7 @@ fn check_with_rustc(case: &Case, dir: &Path) -> Vec<String> {
         if line.starts_with('\u{1}') {
             per_cell.push(Seen {
                 status: "ok".into(),
-                ename: String::new(),
-                error_text: String::new(),
-                result: None,
-                html: String::new(),
-                stdout: String::new(),
-                stderr: String::new(),
+                ..Default::default()
             });
         } else if let Some(shown) = line.strip_prefix('\u{2}') {
             // The kernel shows nothing for `()`, as Jupyter shows nothing for None.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-use trainbook_tests::stale::check_not_stale;
+use trainbook_tests::stale::{check_not_stale, code_cells, text};
 use trainbook_tests::{repo_root, trainbook_bin};
 
 /// Runs a notebook into a temporary file and returns (fresh, committed) notebooks.
@@ -25,23 +25,6 @@ fn run_notebook(name: &str) -> (Value, Value) {
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().filter_map(|s| s.as_str()).collect(),
-        _ => String::new(),
-    }
-}
-
-fn code_cells(nb: &Value) -> Vec<&Value> {
-    nb["cells"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["cell_type"] == "code")
-        .collect()
 }
 
 /// The plain-text form of each output of a cell: results, streams, displays, errors.

@@ -331,7 +331,8 @@ fn first_difference(committed: &str, fresh: &str) -> String {
     )
 }
 
-fn text(v: &Value) -> String {
+/// A notebook string field, stored as one string or as a list of lines.
+pub fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Array(a) => a.iter().filter_map(|s| s.as_str()).collect(),
@@ -420,7 +421,8 @@ pub fn pieces(cell: &Value, rule: Rule) -> Vec<Piece> {
     pieces
 }
 
-fn code_cells(nb: &Value) -> Vec<&Value> {
+/// The code cells of a notebook, in order.
+pub fn code_cells(nb: &Value) -> Vec<&Value> {
     nb["cells"]
         .as_array()
         .map(|cells| cells.iter().filter(|c| c["cell_type"] == "code").collect())

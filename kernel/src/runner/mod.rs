@@ -313,11 +313,13 @@ impl Runner {
         let mut rewritten = if self.prelude.is_some() {
             let closures = rewrite::closure_bindings(code);
             match rewrite::rewrite_keeping_local(code, &closures) {
-                Some(kept_local) if !closures.is_empty() => {
+                // With no closures this is the plain rewrite.
+                Some(rewritten) => {
                     not_kept.extend(closures.into_iter().map(|n| (n, NotKept::Closure)));
-                    kept_local
+                    rewritten
                 }
-                _ => rewrite::rewrite(code),
+                // Items follow a closure: evcxr refuses the closure and says why.
+                None => rewrite::rewrite(code),
             }
         } else {
             rewrite::Rewritten::unchanged(code)
@@ -752,7 +754,7 @@ fn compile_error(
             && error.spanned_messages().iter().any(|m| {
                 m.label.contains("expected `Result<") && m.label.contains("found `Option<")
             })
-            && rewritten.code.contains("::trainbook::cell::cell_try(");
+            && rewritten.code.contains(rewrite::TRY_OPEN);
         let (code, message) = if option_question_mark {
             (
                 "[E0277]".to_owned(),

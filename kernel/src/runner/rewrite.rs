@@ -16,7 +16,7 @@ use ra_ap_syntax::{ast, AstNode, Edition, SourceFile, SyntaxKind, SyntaxNode, Te
 
 const TAIL_OPEN: &str = "{ (&&&&&&::trainbook::cell::Shown(&(";
 const TAIL_CLOSE: &str = "))).trainbook_show(); };";
-const TRY_OPEN: &str = "::trainbook::cell::cell_try(";
+pub(crate) const TRY_OPEN: &str = "::trainbook::cell::cell_try(";
 const TRY_CLOSE: &str = ")";
 
 /// A cell as evcxr will see it, and where text was inserted.
