@@ -30,6 +30,12 @@ cargo build --release --locked --workspace --all-targets
 echo "built in $((SECONDS - start)) s"
 
 step "format and lints"
+# A minimal rustup profile has neither; the default one has both.
+for tool in fmt clippy; do
+    if ! cargo "$tool" --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+        rustup component add "$([ "$tool" = fmt ] && echo rustfmt || echo clippy)"
+    fi
+done
 cargo fmt --all --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 
