@@ -21,6 +21,19 @@ pub struct History {
 /// Only this many entries are kept on disk.
 const KEEP: usize = 10_000;
 
+/// The history holds everything a user typed, secrets included: readable by its owner only.
+fn keep_private(file: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(file) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+}
+
 impl History {
     /// Opens `$TRAINBOOK_DATA_DIR/history.jsonl` (default `~/.local/share/trainbook`).
     pub fn open() -> History {
@@ -37,14 +50,20 @@ impl History {
                     .collect()
             })
             .unwrap_or_default();
-        if entries.len() > KEEP {
+        if let Some(f) = &file {
+            keep_private(f);
+        }
+        // Trimmed rarely (at twice the size kept), and never rewritten in place: another
+        // kernel reading or appending sees the old file or the new one.
+        if entries.len() > 2 * KEEP {
             entries.drain(..entries.len() - KEEP);
             if let Some(f) = &file {
                 let text: String = entries
                     .iter()
                     .map(|e| serde_json::to_string(e).unwrap() + "\n")
                     .collect();
-                let _ = std::fs::write(f, text);
+                let _ = trainbook_wire::files::replace(f, |t| std::fs::write(t, text));
+                keep_private(f);
             }
         }
         let session = entries.iter().map(|e| e.session).max().unwrap_or(0) + 1;
@@ -66,11 +85,11 @@ impl History {
                 let _ = std::fs::create_dir_all(dir);
             }
             // One write per entry with O_APPEND, so concurrent kernels do not interleave.
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(file)
-            {
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            if let Ok(mut f) = options.open(file) {
                 let _ = f.write_all((serde_json::to_string(&entry).unwrap() + "\n").as_bytes());
             }
         }

@@ -1,8 +1,10 @@
 //! `trainbook`: a Jupyter kernel for machine-learning work in Rust.
 
+mod config;
 mod history;
 mod install;
 mod is_complete;
+mod log;
 mod notebook;
 mod protocol;
 mod runner;
@@ -50,7 +52,9 @@ fn main() {
     // evcxr re-executes this binary to run compiled cells; in that role we never return.
     if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
         runner::host::prepare_runner_process();
+        runner::host::run_cells();
     }
+    // evcxr's other role for this binary: wrapping rustc.
     evcxr::runtime_hook();
     if let Err(error) = run_cli() {
         eprintln!("trainbook: {error:#}");

@@ -134,6 +134,22 @@ pub fn run(input: &Path, output: &Path) -> Result<()> {
             notebook["nbformat"]
         );
     }
+    // Checked before any cell runs: the outputs are written into this object at the end.
+    match notebook.get("metadata") {
+        None => notebook["metadata"] = json!({}),
+        Some(Value::Object(_)) => {}
+        Some(other) => bail!(
+            "{}: the notebook's metadata is {}, not an object (nbformat 4 requires an object); \
+             fix it in a text editor, e.g. replace it with {{}}",
+            input.display(),
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Null => "null",
+                _ => "a number or boolean",
+            }
+        ),
+    }
     let started = Instant::now();
     let progress = |line: &str| eprintln!("{line}");
     let mut runner = Runner::start(RunnerOptions::default(), &progress)?;
@@ -212,9 +228,8 @@ pub fn run(input: &Path, output: &Path) -> Result<()> {
     serde::Serialize::serialize(&notebook, &mut serializer)?;
     let mut text = String::from_utf8(buf)?;
     text.push('\n');
-    let tmp = output.with_extension("ipynb.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, output)?;
+    trainbook_wire::files::replace(output, |temporary| std::fs::write(temporary, text))
+        .with_context(|| format!("cannot write {}", output.display()))?;
     eprintln!(
         "ran {count} cells of {} in {:.1} s; wrote {}",
         input.display(),

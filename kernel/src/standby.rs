@@ -361,9 +361,7 @@ pub fn run_standby(log_file: Option<PathBuf>) -> Result<()> {
         if let Some(file) = &log_file {
             let _ = fs::remove_file(file);
         }
-        if let Some(runner) = executor.runner_pid() {
-            unsafe { libc::kill(runner as libc::pid_t, libc::SIGKILL) };
-        }
+        executor.kill_runner_tree();
     };
     loop {
         match listener.accept() {
@@ -496,9 +494,7 @@ fn serve_adopted(
                 Err(_) => break,
             }
         }
-        if let Some(pid) = runner.runner_pid() {
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        }
+        runner.kill_runner_tree();
         std::process::exit(0);
     });
     let result = server::run(handover.connection, executor);

@@ -25,9 +25,6 @@ use crate::display::{emit_final, MimeBundle, Render};
 use std::fmt::{self, Debug, Display};
 use std::io::Write;
 
-/// The line prefix the kernel reads as a cell's error report (one JSON object, on stderr).
-pub const ERROR_MARKER: &str = "TRAINBOOK_ERROR ";
-
 /// A cell's last expression, borrowed for display. See the module docs.
 ///
 /// ```
@@ -195,14 +192,20 @@ impl Report {
         lines
     }
 
-    /// The one line the kernel reads: [`ERROR_MARKER`] and the report as JSON.
-    pub fn marker_line(&self) -> String {
-        let json = serde_json::json!({
+    /// The report as the kernel reads it: `{"ename", "evalue", "traceback"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
             "ename": self.ename,
             "evalue": self.evalue,
             "traceback": self.traceback(),
-        });
-        format!("{ERROR_MARKER}{json}")
+        })
+    }
+
+    /// In a kernel, the one line it reads as this cell's error (an error marker with the
+    /// kernel's token, see `trainbook_wire`); elsewhere, the traceback as text.
+    pub fn marker_line(&self) -> String {
+        crate::runtime::marker_line(trainbook_wire::Marker::Error, &self.to_json().to_string())
+            .unwrap_or_else(|| self.traceback().join("\n"))
     }
 }
 
@@ -300,10 +303,9 @@ mod tests {
                 "    1: root cause"
             ]
         );
-        let line = report.marker_line();
-        assert!(line.starts_with(ERROR_MARKER) && !line.contains('\n'));
-        let json: serde_json::Value = serde_json::from_str(&line[ERROR_MARKER.len()..]).unwrap();
-        assert_eq!(json["ename"], "Error");
+        // Outside a kernel there is no token to mark the report with: it is plain text.
+        assert_eq!(report.marker_line(), report.traceback().join("\n"));
+        assert_eq!(report.to_json()["ename"], "Error");
         // A plain error has no causes.
         assert!(Report::from_display("no file").causes.is_empty());
     }

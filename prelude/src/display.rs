@@ -231,8 +231,13 @@ fn send(op: &str, bundle: Option<&MimeBundle>, display_id: Option<&str>, wait: b
     if let Some(id) = display_id {
         message["display_id"] = Value::String(id.to_owned());
     }
+    let Some(line) =
+        crate::runtime::marker_line(trainbook_wire::Marker::Display, &message.to_string())
+    else {
+        return;
+    };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "TRAINBOOK_DISPLAY {message}");
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 

@@ -26,6 +26,30 @@ fn interrupt_flag() -> Option<&'static AtomicBool> {
     (address != 0).then(|| unsafe { &*(address as *const AtomicBool) })
 }
 
+/// The kernel's marker token, which the runner process holds (see `trainbook_wire`).
+fn marker_token() -> Option<&'static trainbook_wire::Token> {
+    static TOKEN: OnceLock<Option<trainbook_wire::Token>> = OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            let symbol = runtime_symbol(c"trainbook_runtime_marker_token")?;
+            let get: extern "C" fn() -> *const std::ffi::c_char =
+                unsafe { std::mem::transmute(symbol) };
+            let text = get();
+            if text.is_null() {
+                return None;
+            }
+            // A NUL-terminated static string in the runner executable.
+            let text = unsafe { std::ffi::CStr::from_ptr(text) };
+            trainbook_wire::Token::new(text.to_str().ok()?)
+        })
+        .as_ref()
+}
+
+/// The line (no newline) that tells the kernel `payload` as a `marker`; `None` outside a kernel.
+pub(crate) fn marker_line(marker: trainbook_wire::Marker, payload: &str) -> Option<String> {
+    marker_token().map(|token| marker.line(token, payload))
+}
+
 /// True when this code runs inside a Trainbook kernel.
 ///
 /// ```
@@ -213,9 +237,11 @@ pub fn attach() {
         let thread = std::thread::current();
         if thread.id() == cell_thread {
             let report = serde_json::json!({"message": message, "location": location});
+            let line = marker_line(trainbook_wire::Marker::Panic, &report.to_string())
+                .unwrap_or_else(|| format!("panicked at {location}:\n{message}"));
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.flush();
-            let _ = writeln!(stdout, "TRAINBOOK_PANIC {report}");
+            let _ = writeln!(stdout, "{line}");
             let _ = stdout.flush();
         } else {
             eprintln!(

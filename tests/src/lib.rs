@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 pub mod stale;
+pub mod zmtp;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -123,6 +124,9 @@ pub struct Kernel {
     pub child: Child,
     pub key: String,
     pub ports: [u16; 5],
+    /// `tcp` or `ipc`, and the address the connection file names.
+    pub transport: String,
+    pub ip: String,
     _dir: PathBuf,
 }
 
@@ -157,8 +161,33 @@ impl Kernel {
 
     /// Starts any kernel: `command` gets the connection file's path appended (e.g. evcxr_jupyter
     /// with `--control_file`, for side-by-side benchmarks).
-    pub fn start_command(mut command: Command) -> Result<Kernel> {
-        let key = uuid::Uuid::new_v4().to_string();
+    pub fn start_command(command: Command) -> Result<Kernel> {
+        Self::start_with_connection(command, "tcp", &uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A kernel on the `ipc` transport: its five sockets are files in a fresh folder.
+    pub fn start_ipc() -> Result<Kernel> {
+        let mut command = Command::new(trainbook_bin());
+        command
+            .args(["kernel", "--connection-file"])
+            .env_remove("JPY_PARENT_PID");
+        Self::start_with_connection(command, "ipc", &uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A kernel started as a plain process with `key` (an empty key turns signing off).
+    pub fn start_with_key(key: &str, env: &[(&str, &str)]) -> Result<Kernel> {
+        let mut command = Command::new(trainbook_bin());
+        command
+            .args(["kernel", "--connection-file"])
+            .env_remove("JPY_PARENT_PID");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::start_with_connection(command, "tcp", key)
+    }
+
+    fn start_with_connection(mut command: Command, transport: &str, key: &str) -> Result<Kernel> {
+        let key = key.to_owned();
         let ports = [
             free_port(),
             free_port(),
@@ -169,8 +198,12 @@ impl Kernel {
         let dir = std::env::temp_dir().join(format!("trainbook-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let file = dir.join("connection.json");
+        let ip = match transport {
+            "ipc" => dir.join("kernel").to_string_lossy().into_owned(),
+            _ => "127.0.0.1".to_owned(),
+        };
         let info = json!({
-            "transport": "tcp", "ip": "127.0.0.1",
+            "transport": transport, "ip": ip,
             "shell_port": ports[0], "iopub_port": ports[1], "stdin_port": ports[2],
             "control_port": ports[3], "hb_port": ports[4],
             "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "trainbook"
@@ -185,8 +218,18 @@ impl Kernel {
             child,
             key,
             ports,
+            transport: transport.to_owned(),
+            ip,
             _dir: dir,
         })
+    }
+
+    /// Where a client connects for `port`.
+    pub fn endpoint(&self, port: u16) -> String {
+        match self.transport.as_str() {
+            "ipc" => format!("ipc://{}-{port}", self.ip),
+            transport => format!("{transport}://{}:{port}", self.ip),
+        }
     }
 
     pub async fn connect(&self) -> Result<Client> {
@@ -196,8 +239,14 @@ impl Kernel {
     /// Connects all five channels. Kernels that do not send `iopub_welcome` (evcxr_jupyter) are
     /// waited for with kernel_info requests instead.
     pub async fn connect_with(&self, welcome: bool) -> Result<Client> {
-        let endpoint = |p: u16| format!("tcp://127.0.0.1:{p}");
-        let identity = uuid::Uuid::new_v4().to_string();
+        self.connect_as(&uuid::Uuid::new_v4().to_string(), welcome)
+            .await
+    }
+
+    /// Connects with the ROUTER identity `identity` on shell, control and stdin.
+    pub async fn connect_as(&self, identity: &str, welcome: bool) -> Result<Client> {
+        let endpoint = |p: u16| self.endpoint(p);
+        let identity = identity.to_owned();
         let options = || {
             let mut o = zeromq::SocketOptions::default();
             o.peer_identity(identity.clone().into_bytes().try_into().unwrap());
@@ -310,12 +359,26 @@ pub fn sign(key: &str, parts: &[&[u8]]) -> String {
 
 impl Client {
     pub fn message(&self, msg_type: &str, content: Value) -> (String, Vec<Bytes>) {
+        self.message_dated(msg_type, content, Some(&chrono::Utc::now().to_rfc3339()))
+    }
+
+    /// A signed message whose header carries `date` (or no date at all), as a client with a
+    /// wrong clock or none would send it.
+    pub fn message_dated(
+        &self,
+        msg_type: &str,
+        content: Value,
+        date: Option<&str>,
+    ) -> (String, Vec<Bytes>) {
         let msg_id = uuid::Uuid::new_v4().to_string();
-        let header = json!({
+        let mut header = json!({
             "msg_id": msg_id, "session": self.session, "username": "test",
-            "date": chrono::Utc::now().to_rfc3339(), "msg_type": msg_type, "version": "5.3"
-        })
-        .to_string();
+            "msg_type": msg_type, "version": "5.3"
+        });
+        if let Some(date) = date {
+            header["date"] = json!(date);
+        }
+        let header = header.to_string();
         let parts = [header, "{}".into(), "{}".into(), content.to_string()];
         let signature = sign(
             &self.key,

@@ -44,9 +44,9 @@ impl ConnectionInfo {
                 path.display()
             )
         })?;
-        if info.transport != "tcp" {
+        if info.transport != "tcp" && info.transport != "ipc" {
             bail!(
-                "connection file {} asks for transport {:?}; Trainbook supports only \"tcp\"",
+                "connection file {} asks for transport {:?}; Trainbook supports \"tcp\" and \"ipc\"",
                 path.display(),
                 info.transport
             );
@@ -61,8 +61,12 @@ impl ConnectionInfo {
         Ok(info)
     }
 
+    /// `tcp://IP:PORT`, or for `ipc` the path `IP-PORT` (jupyter_client's convention).
     pub fn endpoint(&self, port: u16) -> String {
-        format!("{}://{}:{}", self.transport, self.ip, port)
+        match self.transport.as_str() {
+            "ipc" => format!("ipc://{}-{}", self.ip, port),
+            transport => format!("{transport}://{}:{}", self.ip, port),
+        }
     }
 
     pub fn signer(&self) -> Signer {

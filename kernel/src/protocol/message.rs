@@ -24,6 +24,8 @@ pub struct Message {
     pub metadata: Value,
     pub content: Value,
     pub buffers: Vec<Bytes>,
+    /// The signature it arrived with (empty for messages made here), for replay protection.
+    pub signature: Bytes,
 }
 
 impl Message {
@@ -65,6 +67,7 @@ impl Message {
             metadata: parse(4, "metadata")?,
             content: parse(5, "content")?,
             buffers: frames[delimiter + 6..].to_vec(),
+            signature: frames[delimiter + 1].clone(),
         })
     }
 
@@ -98,6 +101,7 @@ impl Message {
             metadata: json!({}),
             content,
             buffers: Vec::new(),
+            signature: Bytes::new(),
         }
     }
 
@@ -110,6 +114,7 @@ impl Message {
             metadata: json!({}),
             content,
             buffers: Vec::new(),
+            signature: Bytes::new(),
         }
     }
 }

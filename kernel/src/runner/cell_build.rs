@@ -105,6 +105,21 @@ impl Stamp {
     fn unchanged(&self) -> bool {
         Stamp::of(&self.path) == *self
     }
+
+    /// Whether the file was modified after `moment`.
+    fn changed_since(&self, moment: std::time::SystemTime) -> bool {
+        let Some((_, seconds, nanos)) = self.state else {
+            return false;
+        };
+        let Ok(since_epoch) = moment.duration_since(std::time::UNIX_EPOCH) else {
+            return false;
+        };
+        (seconds, nanos)
+            > (
+                since_epoch.as_secs() as i64,
+                since_epoch.subsec_nanos() as i64,
+            )
+    }
 }
 
 /// rustc as cargo ran it for the cell crate, written by the recorder.
@@ -556,6 +571,8 @@ fn cargo_build_recording(
             .env("RUSTC_WORKSPACE_WRAPPER", recorder)
             .env(RECORD_ENV, &call_file);
     }
+    // An input changed after this moment may or may not be what cargo compiled.
+    let build_started = std::time::SystemTime::now();
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {}", real_cargo.display()))?;
@@ -604,6 +621,15 @@ fn cargo_build_recording(
         Ok(inputs) => inputs,
         Err(reason) => return Ok((code, Some(format!("{reason:#}")))),
     };
+    if let Some(changed) = inputs.iter().find(|s| s.changed_since(build_started)) {
+        return Ok((
+            code,
+            Some(format!(
+                "{} changed while cargo built",
+                changed.path.display()
+            )),
+        ));
+    }
     let env = env_text(env);
     let env_set = call
         .env
@@ -706,9 +732,7 @@ fn walk(dir: &Path, into: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 fn write_atomically(file: &Path, bytes: &[u8]) -> Result<()> {
-    let staging = file.with_extension(format!("tmp-{}", std::process::id()));
-    fs::write(&staging, bytes)?;
-    fs::rename(&staging, file)?;
+    trainbook_wire::files::replace(file, |staging| fs::write(staging, bytes))?;
     Ok(())
 }
 

@@ -1,11 +1,11 @@
 //! Turns the runner process's output lines into kernel outputs: streams (coalesced), rich
 //! displays, throttled display updates and panic reports.
 
-use super::host::{PART_MARKER, RUNNING_MARKER, STDERR_SYNC_MARKER};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use trainbook_wire::{Marker, Token};
 
 /// What a cell shows while it runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +41,13 @@ pub struct PanicReport {
     pub location: String,
 }
 
-const DISPLAY_MARKER: &str = "TRAINBOOK_DISPLAY ";
-const PANIC_MARKER: &str = "TRAINBOOK_PANIC ";
-/// A cell's error report (`trainbook::cell::ERROR_MARKER`), written on stderr: by evcxr when a
-/// `?` in the cell returns, or by the display of a cell's last expression that is an `Err`.
-const ERROR_MARKER: &str = "TRAINBOOK_ERROR ";
 /// Stream text is sent at most this long after it was printed.
 const STREAM_DELAY: Duration = Duration::from_millis(50);
+/// Stream text held for one message, at most (a subscriber that stalls holds up to IOPub's
+/// queue of these).
+const STREAM_BATCH_LIMIT: usize = 1 << 20;
+/// New outputs (display_data) one cell may send; redraws of one output are not counted.
+const MAX_DISPLAYS_PER_CELL: usize = 1000;
 /// A display id is redrawn at most this often; intermediate frames are dropped.
 const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -76,6 +76,7 @@ impl Forwarder {
         stdout: crossbeam_channel::Receiver<String>,
         stderr: crossbeam_channel::Receiver<String>,
         running_since: RunningSince,
+        token: Token,
     ) -> Forwarder {
         let (control, control_rx) = crossbeam_channel::unbounded();
         let panics = Arc::new(Mutex::new(Vec::new()));
@@ -92,6 +93,8 @@ impl Forwarder {
             runs_started: 0,
             runs_finished: 0,
             runs_flushed: 0,
+            token,
+            displays_shown: 0,
         };
         std::thread::Builder::new()
             .name("trainbook-forward".into())
@@ -130,7 +133,9 @@ impl Forwarder {
         std::mem::take(&mut self.panics.lock().unwrap())
     }
 
-    /// The errors cells reported since the last call (see `ERROR_MARKER`).
+    /// The errors cells reported since the last call (`Marker::Error`: written on stderr by
+    /// evcxr when a `?` in the cell returns, or by the display of a last expression that is an
+    /// `Err`).
     pub fn take_errors(&self) -> Vec<super::CellError> {
         std::mem::take(&mut self.errors.lock().unwrap())
     }
@@ -152,6 +157,10 @@ struct ForwardState {
     runs_finished: u64,
     /// `runs_finished` at the last flush.
     runs_flushed: u64,
+    /// Marker lines count only with this kernel's token; without it they are the cell's text.
+    token: Token,
+    /// New outputs the current cell sent (see `MAX_DISPLAYS_PER_CELL`).
+    displays_shown: usize,
 }
 
 impl ForwardState {
@@ -197,6 +206,7 @@ impl ForwardState {
                     Ok(Control::SetSink(sink)) => {
                         self.flush_all();
                         self.sink = Some(sink);
+                        self.displays_shown = 0;
                     }
                     Ok(Control::Flush { ack, ran }) => {
                         // Take whatever is already queued, then send everything.
@@ -236,19 +246,19 @@ impl ForwardState {
     }
 
     fn stdout_line(&mut self, line: String) {
-        if let Some(json) = line.strip_prefix(PART_MARKER) {
+        if let Some(json) = Marker::Part.payload(&line, &self.token) {
             if let Ok(text) = serde_json::from_str::<String>(json) {
                 self.push_stream("stdout", text);
                 return;
             }
         }
-        if let Some(json) = line.strip_prefix(DISPLAY_MARKER) {
+        if let Some(json) = Marker::Display.payload(&line, &self.token) {
             if let Ok(msg) = serde_json::from_str::<Value>(json) {
                 self.display_message(msg);
                 return;
             }
         }
-        if let Some(json) = line.strip_prefix(PANIC_MARKER) {
+        if let Some(json) = Marker::Panic.payload(&line, &self.token) {
             if let Ok(msg) = serde_json::from_str::<Value>(json) {
                 self.panics.lock().unwrap().push(PanicReport {
                     message: msg["message"].as_str().unwrap_or("").to_owned(),
@@ -261,16 +271,19 @@ impl ForwardState {
     }
 
     fn stderr_line(&mut self, line: String) {
-        if line == RUNNING_MARKER {
+        if Marker::Running.is(&line, &self.token) {
             self.runs_started += 1;
             *self.running_since.lock().unwrap() = Some(Instant::now());
             return;
         }
-        if line == STDERR_SYNC_MARKER {
+        if Marker::StderrSync.is(&line, &self.token) {
             self.runs_finished += 1;
             return;
         }
-        if let Some(report) = line.strip_prefix(ERROR_MARKER).and_then(parse_error_report) {
+        if let Some(report) = Marker::Error
+            .payload(&line, &self.token)
+            .and_then(parse_error_report)
+        {
             self.errors.lock().unwrap().push(report);
             return;
         }
@@ -304,6 +317,20 @@ impl ForwardState {
                 self.emit(Output::Clear { wait });
             }
             (_, display_id) => {
+                self.displays_shown += 1;
+                if self.displays_shown > MAX_DISPLAYS_PER_CELL {
+                    if self.displays_shown == MAX_DISPLAYS_PER_CELL + 1 {
+                        self.push_stream(
+                            "stderr",
+                            format!(
+                                "Trainbook: this cell showed {MAX_DISPLAYS_PER_CELL} outputs; \
+                                 the rest are not sent. To redraw one output in place, use \
+                                 display_handle(..) and its update(..).\n"
+                            ),
+                        );
+                    }
+                    return;
+                }
                 self.flush_streams();
                 if let Some(id) = &display_id {
                     self.last_update.insert(id.clone(), Instant::now());
@@ -332,6 +359,16 @@ impl ForwardState {
             _ => self.streams.push((name, text)),
         }
         self.stream_since.get_or_insert_with(Instant::now);
+        // A flood of output goes out in bounded messages, not one that grows for 50 ms.
+        if self
+            .streams
+            .iter()
+            .map(|(_, text)| text.len())
+            .sum::<usize>()
+            > STREAM_BATCH_LIMIT
+        {
+            self.flush_streams();
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -424,12 +461,15 @@ mod tests {
     fn a_flush_after_a_run_waits_for_stderr_that_is_still_on_its_way() {
         let (_out_tx, out_rx) = crossbeam_channel::unbounded();
         let (err_tx, err_rx) = crossbeam_channel::unbounded();
-        let forwarder = Forwarder::start(out_rx, err_rx, RunningSince::default());
+        let token = Token::new("00112233445566778899aabbccddeeff").unwrap();
+        let forwarder = Forwarder::start(out_rx, err_rx, RunningSince::default(), token.clone());
         let sink = Arc::new(Collect(Mutex::new(Vec::new())));
         forwarder.set_sink(sink.clone());
         let late = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(150));
-            for line in [RUNNING_MARKER, "oops", STDERR_SYNC_MARKER] {
+            let running = Marker::Running.line(&token, "");
+            let sync = Marker::StderrSync.line(&token, "");
+            for line in [running.as_str(), "oops", sync.as_str()] {
                 err_tx.send(line.to_owned()).unwrap();
             }
             err_tx

@@ -13,15 +13,36 @@
 use std::io::Write;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use trainbook_wire::{Marker, Token};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The kernel's end of stderr, for the crash handler (the stderr pump dies with the process).
+static REAL_STDERR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(2);
 static FLUSH_FN: AtomicUsize = AtomicUsize::new(0);
+/// The kernel's marker token (see `trainbook_wire`), as text and NUL-terminated for the prelude.
+static TOKEN: OnceLock<(Token, std::ffi::CString)> = OnceLock::new();
+/// The pump's control pipe (main thread -> pump: "the cell returned") and its answer pipe.
+static CELL_RETURNED: OnceLock<(RawFd, RawFd)> = OnceLock::new();
 
-/// Marker for output that is not (yet) a whole line; followed by a JSON string.
-pub const PART_MARKER: &str = "TRAINBOOK_PART ";
+/// evcxr's end-of-cell line. Only the runner's own loop (`run_cells`) has it sent; the same
+/// text printed by a cell is shown as text.
 const EXECUTION_COMPLETE: &str = "EVCXR_EXECUTION_COMPLETE";
 /// Lines of evcxr's or our own protocol; user text glued in front of them is split off.
-const PROTOCOL_PREFIXES: [&str; 2] = ["EVCXR_", "TRAINBOOK_"];
+const PROTOCOL_PREFIXES: [&str; 2] = ["EVCXR_", trainbook_wire::PREFIX];
+
+fn token() -> &'static Token {
+    &TOKEN
+        .get()
+        .expect("the runner reads its token first thing")
+        .0
+}
+
+/// The prelude asks for the marker token here (NUL-terminated hex).
+#[no_mangle]
+pub extern "C" fn trainbook_runtime_marker_token() -> *const std::ffi::c_char {
+    TOKEN.get().map_or(std::ptr::null(), |(_, c)| c.as_ptr())
+}
 
 /// The prelude asks for the interrupt flag here.
 #[no_mangle]
@@ -43,12 +64,6 @@ extern "C" fn on_sigint(_: libc::c_int) {
 extern "C" fn on_sigusr2(_: libc::c_int) {
     INTERRUPTED.store(false, Ordering::SeqCst);
 }
-
-/// The line the runner prints on stderr when a compiled cell starts running.
-pub const RUNNING_MARKER: &str = "TRAINBOOK_RUNNING";
-/// The line the runner prints on stderr after a cell returned: everything the cell wrote to
-/// stderr is ahead of it in the pipe.
-pub const STDERR_SYNC_MARKER: &str = "TRAINBOOK_STDERR_SYNC";
 
 /// candle runs element-wise ops on a pool of its own whose threads spin after every op,
 /// beside the rayon pool its matrix products use; on the cores they share, the spinning took
@@ -82,8 +97,53 @@ fn keep_freed_tensors_in_heap() {
     }
 }
 
+/// The runner and whatever its cells start die with the kernel, however the kernel ends:
+/// - the runner leads a process group of its own, which the kernel kills on shutdown, restart
+///   and interrupt timeout (`InterruptHandle::kill_tree`);
+/// - the kernel's death (even by SIGKILL) closes the runner's stdin; the stdin pump then kills
+///   the whole group (`stdin_pump`);
+/// - and the kernel thread that started it dying sends it SIGTERM (`PR_SET_PDEATHSIG`), on
+///   which it kills its group.
+fn die_with_the_kernel() {
+    // SAFETY: plain system calls on this process, before any other thread exists.
+    unsafe {
+        libc::setpgid(0, 0);
+        #[cfg(target_os = "linux")]
+        {
+            let handler: extern "C" fn(libc::c_int) = on_kernel_death;
+            libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            // The kernel may have died before the prctl: then we were reparented already.
+            if libc::getppid() == 1 {
+                libc::_exit(1);
+            }
+        }
+    }
+}
+
+/// SIGTERM (sent when the kernel dies, or by anyone ending the runner): the runner's whole
+/// process group goes, the runner with it.
+extern "C" fn on_kernel_death(_: libc::c_int) {
+    // SAFETY: getpgrp, getpid, kill and _exit are async-signal-safe.
+    unsafe {
+        if libc::getpgrp() == libc::getpid() {
+            libc::kill(0, libc::SIGKILL);
+        }
+        libc::_exit(1);
+    }
+}
+
 /// Called first thing in `main` when this process is evcxr's runner.
 pub fn prepare_runner_process() {
+    die_with_the_kernel();
+    // The kernel's token, and no copy left where a cell's code would find it by accident.
+    let token = std::env::var(trainbook_wire::TOKEN_VARIABLE)
+        .ok()
+        .and_then(|t| Token::new(&t))
+        .unwrap_or_else(|| Token::new(&uuid::Uuid::new_v4().simple().to_string()).unwrap());
+    std::env::remove_var(trainbook_wire::TOKEN_VARIABLE);
+    let text = std::ffi::CString::new(token.as_str()).expect("hex has no NUL");
+    let _ = TOKEN.set((token, text));
     let (variable, value) = CANDLE_ELEMENTWISE_THREADS;
     if std::env::var_os(variable).is_none() {
         // Single-threaded here: nothing else reads the environment yet.
@@ -107,17 +167,36 @@ pub fn prepare_runner_process() {
     }
 }
 
+/// A copy of `fd` that children the cells spawn do not inherit: a `sleep` started by a cell
+/// must not hold the kernel's pipes open after the runner is gone.
+fn dup_private(fd: RawFd) -> std::io::Result<RawFd> {
+    cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })
+}
+
 fn interpose() -> std::io::Result<()> {
+    // stderr first, so what the other pumps announce on fd 2 goes through it, in order.
+    let (err_read, err_write) = pipe()?;
+    let real_stderr = dup_private(2)?;
+    cvt(unsafe { libc::dup2(err_write, 2) })?;
+    unsafe { libc::close(err_write) };
+    REAL_STDERR.store(real_stderr, Ordering::SeqCst);
+    std::thread::Builder::new()
+        .name("trainbook-stderr".into())
+        .spawn(move || stderr_pump(err_read, real_stderr))?;
+
     let (out_read, out_write) = pipe()?;
-    let real_stdout = cvt(unsafe { libc::dup(1) })?;
+    let real_stdout = dup_private(1)?;
     cvt(unsafe { libc::dup2(out_write, 1) })?;
     unsafe { libc::close(out_write) };
+    let (returned_read, returned_write) = pipe()?;
+    let (answer_read, answer_write) = pipe()?;
+    let _ = CELL_RETURNED.set((returned_write, answer_read));
     std::thread::Builder::new()
         .name("trainbook-stdout".into())
-        .spawn(move || StdoutPump::new(out_read, real_stdout).run())?;
+        .spawn(move || StdoutPump::new(out_read, real_stdout, returned_read, answer_write).run())?;
 
     let (in_read, in_write) = pipe()?;
-    let real_stdin = cvt(unsafe { libc::dup(0) })?;
+    let real_stdin = dup_private(0)?;
     cvt(unsafe { libc::dup2(in_read, 0) })?;
     unsafe { libc::close(in_read) };
     std::thread::Builder::new()
@@ -172,21 +251,81 @@ fn stdin_pump(from: RawFd, to: RawFd, announce: RawFd) {
     loop {
         let n = read_fd(from, &mut buf);
         if n <= 0 {
+            // The kernel is gone (or closed our stdin to stop us): take every process this
+            // runner's cells started with us, as a terminal hangup would.
+            // SAFETY: signals our own process group, which `die_with_the_kernel` created; never
+            // a group we share with the kernel or Jupyter.
+            unsafe {
+                if libc::getpgrp() == libc::getpid() {
+                    libc::kill(0, libc::SIGKILL);
+                }
+            }
             unsafe { libc::close(to) };
             return;
         }
         let chunk = &buf[..n as usize];
         if at_line_start && chunk.starts_with(b"LOAD_AND_RUN ") {
-            write_all_fd(announce, format!("{RUNNING_MARKER}\n").as_bytes());
+            let running = Marker::Running.line(token(), "") + "\n";
+            write_all_fd(announce, running.as_bytes());
         }
         at_line_start = chunk.ends_with(b"\n");
         write_all_fd(to, chunk);
     }
 }
 
+/// Passes the cells' stderr to the kernel as whole lines of valid UTF-8 (evcxr stops reading a
+/// stream at its first invalid line, which put every later output one cell out of step), with a
+/// marker glued behind unterminated text split onto its own line.
+fn stderr_pump(from: RawFd, to: RawFd) {
+    let mut buf = vec![0u8; 65536];
+    let mut line = Vec::new();
+    loop {
+        let n = read_fd(from, &mut buf);
+        if n <= 0 {
+            write_all_fd(to, String::from_utf8_lossy(&line).as_bytes());
+            return;
+        }
+        for &byte in &buf[..n as usize] {
+            line.push(byte);
+            if byte == b'\n' {
+                write_lossy_line(to, &line);
+                line.clear();
+            }
+        }
+        // A very long line without a newline goes on in pieces, each valid UTF-8.
+        if line.len() > STDERR_LINE_LIMIT {
+            let valid = match std::str::from_utf8(&line) {
+                Ok(_) => line.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => line.len(),
+            };
+            let mut piece: Vec<u8> = line.drain(..valid).collect();
+            piece.push(b'\n');
+            write_lossy_line(to, &piece);
+        }
+    }
+}
+
+/// stderr text kept back waiting for its newline, at most.
+const STDERR_LINE_LIMIT: usize = 1 << 20;
+
+fn write_lossy_line(to: RawFd, line: &[u8]) {
+    let text = &line[..line.len() - 1];
+    if let Some(pos) = protocol_suffix_start(text) {
+        let mut head = text[..pos].to_vec();
+        head.push(b'\n');
+        write_lossy_line(to, &head);
+        return write_lossy_line(to, &line[pos..]);
+    }
+    write_all_fd(to, String::from_utf8_lossy(line).as_bytes());
+}
+
 struct StdoutPump {
     from: RawFd,
     to: RawFd,
+    /// A byte here means the cell returned (`cell_returned`); the pump answers on `answer`.
+    returned: RawFd,
+    answer: RawFd,
     /// Bytes of the current line not yet forwarded.
     line: Vec<u8>,
     /// Inside an EVCXR_BEGIN_CONTENT block only whole lines may pass.
@@ -194,10 +333,12 @@ struct StdoutPump {
 }
 
 impl StdoutPump {
-    fn new(from: RawFd, to: RawFd) -> Self {
+    fn new(from: RawFd, to: RawFd, returned: RawFd, answer: RawFd) -> Self {
         StdoutPump {
             from,
             to,
+            returned,
+            answer,
             line: Vec::new(),
             in_content_block: false,
         }
@@ -206,6 +347,28 @@ impl StdoutPump {
     fn run(mut self) {
         let mut buf = vec![0u8; 65536];
         loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: self.from,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.returned,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+                continue; // EINTR
+            }
+            if fds[0].revents == 0 && fds[1].revents != 0 {
+                let mut byte = [0u8; 1];
+                if read_fd(self.returned, &mut byte) == 1 {
+                    self.complete_cell();
+                }
+                continue;
+            }
             let n = read_fd(self.from, &mut buf);
             if n <= 0 {
                 let rest = std::mem::take(&mut self.line);
@@ -235,15 +398,26 @@ impl StdoutPump {
             return self.whole_line(&line[pos..]);
         }
         if text == EXECUTION_COMPLETE.as_bytes() {
-            self.flush_cell_stdout();
-            write_all_fd(2, format!("{STDERR_SYNC_MARKER}\n").as_bytes());
+            // Printed by the cell: evcxr must not take it for the end of the cell.
+            return self.emit_part(line);
         }
         if text.starts_with(b"EVCXR_BEGIN_CONTENT") {
             self.in_content_block = true;
         } else if text == b"EVCXR_END_CONTENT" {
             self.in_content_block = false;
         }
-        write_all_fd(self.to, line);
+        // evcxr stops reading at the first line that is not UTF-8.
+        write_all_fd(self.to, String::from_utf8_lossy(line).as_bytes());
+    }
+
+    /// The runner's loop says the cell returned: everything the cell printed goes out, then
+    /// the stderr sync mark and evcxr's end-of-cell line, then the loop is answered.
+    fn complete_cell(&mut self) {
+        self.flush_cell_stdout();
+        let sync = Marker::StderrSync.line(token(), "") + "\n";
+        write_all_fd(2, sync.as_bytes());
+        write_all_fd(self.to, format!("{EXECUTION_COMPLETE}\n").as_bytes());
+        write_all_fd(self.answer, b"x");
     }
 
     /// The cell has returned: anything it printed without a newline is still in the cells' std
@@ -303,9 +477,8 @@ impl StdoutPump {
             return;
         }
         let text = String::from_utf8_lossy(bytes);
-        let mut out = Vec::with_capacity(text.len() + 32);
-        out.extend_from_slice(PART_MARKER.as_bytes());
-        serde_json::to_writer(&mut out, &text).expect("strings serialize");
+        let json = serde_json::to_string(&text).expect("strings serialize");
+        let mut out = Marker::Part.line(token(), &json).into_bytes();
         out.push(b'\n');
         write_all_fd(self.to, &out);
         let _ = std::io::stderr().flush();
@@ -331,27 +504,130 @@ fn protocol_suffix_start(text: &[u8]) -> Option<usize> {
 }
 
 fn is_known_marker(text: &[u8], prefix: &str) -> bool {
-    const MARKERS: [&str; 10] = [
-        "TRAINBOOK_RUNNING",
-        "EVCXR_EXECUTION_COMPLETE",
+    const EVCXR_MARKERS: [&str; 6] = [
         "EVCXR_PANIC_NOTIFICATION",
         "EVCXR_BEGIN_CONTENT",
         "EVCXR_END_CONTENT",
         "EVCXR_INPUT_REQUEST",
         "EVCXR_VARIABLE_CHANGED_TYPE:",
         "EVCXR_ERROR_OCCURRED",
-        "TRAINBOOK_DISPLAY ",
-        "TRAINBOOK_PANIC ",
     ];
+    let ours = Marker::ALL.map(|m| format!("{}:{}", m.name(), token().as_str()));
+    let mut markers = EVCXR_MARKERS
+        .iter()
+        .copied()
+        .chain(ours.iter().map(String::as_str));
     let Some(pos) = text
         .windows(prefix.len())
         .position(|w| w == prefix.as_bytes())
     else {
         return false;
     };
-    MARKERS
-        .iter()
-        .any(|m| text[pos..].starts_with(m.as_bytes()))
+    markers.any(|m| text[pos..].starts_with(m.as_bytes()))
+}
+
+/// Tells the stdout pump that the cell returned and waits until everything the cell printed,
+/// and evcxr's end-of-cell line after it, went out.
+fn cell_returned() {
+    let _ = std::io::stdout().flush();
+    if let Some(&(returned, answer)) = CELL_RETURNED.get() {
+        write_all_fd(returned, b"x");
+        let mut byte = [0u8; 1];
+        read_fd(answer, &mut byte);
+    } else {
+        println!("{EXECUTION_COMPLETE}");
+    }
+}
+
+/// The runner's loop, in place of evcxr's (`evcxr::runtime_hook`), speaking the same protocol:
+/// `LOAD_AND_RUN <library> <function>` on stdin loads a cell's library and runs its function
+/// with the variable store, then `EVCXR_EXECUTION_COMPLETE` goes to stdout. Ours sends that
+/// line itself, through the pump, so a cell that prints the same text cannot end its own cell
+/// early and put every later output one cell out of step.
+pub fn run_cells() -> ! {
+    use std::io::BufRead;
+    install_crash_handlers();
+    let mut store: *mut libc::c_void = std::ptr::null_mut();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.strip_prefix("LOAD_AND_RUN ").unwrap_or("").split(' ');
+        let (Some(library), Some(function)) = (words.next(), words.next()) else {
+            eprintln!("While processing instruction `{line:?}`, got error: unrecognised line");
+            std::process::exit(99);
+        };
+        match load(library, function) {
+            // SAFETY: evcxr compiled this function with exactly this signature.
+            Ok(user_fn) => store = user_fn(store),
+            Err(error) => {
+                eprintln!("While processing instruction `{line:?}`, got error: {error}");
+                std::process::exit(99);
+            }
+        }
+        cell_returned();
+    }
+    std::process::exit(0);
+}
+
+type UserFn = extern "C" fn(*mut libc::c_void) -> *mut libc::c_void;
+
+/// Loads a cell's library (never unloaded: its thread-locals may outlive it) and finds its
+/// function.
+fn load(library: &str, function: &str) -> Result<UserFn, String> {
+    let path = std::ffi::CString::new(library).map_err(|e| e.to_string())?;
+    let name = std::ffi::CString::new(function).map_err(|e| e.to_string())?;
+    // SAFETY: dlopen/dlsym with NUL-terminated strings; dlerror's text is copied at once.
+    unsafe {
+        let handle = libc::dlopen(path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL);
+        if handle.is_null() {
+            return Err(dl_error());
+        }
+        let symbol = libc::dlsym(handle, name.as_ptr());
+        if symbol.is_null() {
+            return Err(dl_error());
+        }
+        Ok(std::mem::transmute::<*mut libc::c_void, UserFn>(symbol))
+    }
+}
+
+fn dl_error() -> String {
+    // SAFETY: dlerror returns a NUL-terminated string or null.
+    unsafe {
+        let text = libc::dlerror();
+        if text.is_null() {
+            "unknown dynamic loader error".into()
+        } else {
+            std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+}
+
+/// A cell that crashes the process says how, as evcxr's runtime does, before the kernel
+/// restarts the runner.
+fn install_crash_handlers() {
+    extern "C" fn on_crash(signal: libc::c_int) {
+        let text: &[u8] = match signal {
+            libc::SIGSEGV => b"Segmentation fault.\n",
+            libc::SIGILL => b"Illegal instruction.\n",
+            libc::SIGBUS => b"Bus error.\n",
+            _ => b"Unexpected signal.\n",
+        };
+        // SAFETY: write and abort are async-signal-safe. Straight to the kernel: the stderr
+        // pump thread would not get to run.
+        unsafe {
+            libc::write(
+                REAL_STDERR.load(Ordering::SeqCst),
+                text.as_ptr().cast(),
+                text.len(),
+            );
+            libc::abort();
+        }
+    }
+    for signal in [libc::SIGSEGV, libc::SIGILL, libc::SIGBUS] {
+        // SAFETY: installs a handler that only writes and aborts.
+        unsafe { libc::signal(signal, on_crash as *const () as libc::sighandler_t) };
+    }
 }
 
 #[cfg(test)]
@@ -360,12 +636,19 @@ mod tests {
 
     #[test]
     fn finds_glued_markers() {
+        let _ = TOKEN.set((
+            Token::new("00112233445566778899aabbccddeeff").unwrap(),
+            c"00112233445566778899aabbccddeeff".into(),
+        ));
         assert_eq!(
             protocol_suffix_start(b"abcEVCXR_PANIC_NOTIFICATION"),
             Some(3)
         );
         assert_eq!(protocol_suffix_start(b"EVCXR_PANIC_NOTIFICATION"), None);
         assert_eq!(protocol_suffix_start(b"talk about EVCXR_ things"), None);
-        assert_eq!(protocol_suffix_start(b"x TRAINBOOK_DISPLAY {}"), Some(2));
+        let display = format!("x {} {{}}", Marker::Display.line(token(), ""));
+        assert_eq!(protocol_suffix_start(display.as_bytes()), Some(2));
+        // Without the token it is text like any other.
+        assert_eq!(protocol_suffix_start(b"x TRAINBOOK_DISPLAY {}"), None);
     }
 }

@@ -91,7 +91,7 @@ impl InterruptHandle {
             if ran_for.is_some_and(|t| t >= handle.grace) {
                 state.killed_by_interrupt = true;
                 drop(state);
-                handle.signal(libc::SIGKILL);
+                handle.kill_tree();
                 return;
             }
         });
@@ -99,6 +99,16 @@ impl InterruptHandle {
 
     pub fn runner_pid(&self) -> u32 {
         self.process.lock().unwrap().id()
+    }
+
+    /// Kills the runner and every process in its process group (the runner makes itself a
+    /// group leader at start, so what a cell spawns goes with it).
+    pub fn kill_tree(&self) {
+        let pid = self.runner_pid() as libc::pid_t;
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
 
     fn signal(&self, signal: libc::c_int) {
@@ -119,6 +129,15 @@ impl Default for RunnerOptions {
             interrupt_grace: INTERRUPT_GRACE,
         }
     }
+}
+
+/// This kernel's secret for the marker lines its runner writes (see `trainbook_wire`).
+fn marker_token() -> &'static trainbook_wire::Token {
+    static TOKEN: std::sync::OnceLock<trainbook_wire::Token> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        trainbook_wire::Token::new(&uuid::Uuid::new_v4().simple().to_string())
+            .expect("a simple uuid is 32 hex digits")
+    })
 }
 
 pub struct Runner {
@@ -152,6 +171,8 @@ impl Runner {
         // evcxr reads its crate directory from the environment.
         let crate_dir = workspace::prepare(&work_dir, options.prelude.as_deref())?;
         std::env::set_var("EVCXR_TMPDIR", &crate_dir);
+        // The runner process evcxr starts (and restarts) inherits the marker token.
+        std::env::set_var(trainbook_wire::TOKEN_VARIABLE, marker_token().as_str());
         add_std_to_library_path();
         match cell_build::route_cell_builds() {
             Ok(toolchain) => eprintln!(
@@ -166,7 +187,12 @@ impl Runner {
         log_phase("evcxr started", started);
         let context = CommandContext::with_eval_context(eval_context);
         let running_since = forward::RunningSince::default();
-        let forwarder = Forwarder::start(outputs.stdout, outputs.stderr, running_since.clone());
+        let forwarder = Forwarder::start(
+            outputs.stdout,
+            outputs.stderr,
+            running_since.clone(),
+            marker_token().clone(),
+        );
         let state = Arc::new(Mutex::new(RunState::default()));
         let interrupt = InterruptHandle {
             process: context.process_handle(),

@@ -56,24 +56,26 @@ impl Executor {
         std::thread::Builder::new()
             .name("trainbook-executor".into())
             .spawn(move || {
-                let progress = |line: &str| eprintln!("[trainbook] {line}");
+                let progress = |line: &str| crate::log::info(line);
                 let started = std::time::Instant::now();
                 let mut runner = match Runner::start(options, &progress) {
                     Ok(mut runner) => {
                         if hooks.warm_up {
                             if let Err(e) = runner.warm_up() {
-                                eprintln!("[trainbook] warm-up failed (cells still run): {e:#}");
+                                crate::log::warn(format!(
+                                    "warm-up failed (cells still run): {e:#}"
+                                ));
                             }
                         }
-                        eprintln!(
-                            "[trainbook] evaluator ready in {:.2} s",
+                        crate::log::info(format!(
+                            "evaluator ready in {:.2} s",
                             started.elapsed().as_secs_f64()
-                        );
+                        ));
                         *interrupt_slot.lock().unwrap() = Some(runner.interrupt_handle());
                         Ok(runner)
                     }
                     Err(e) => {
-                        eprintln!("[trainbook] evaluator failed to start: {e:#}");
+                        crate::log::warn(format!("evaluator failed to start: {e:#}"));
                         Err(format!("{e:#}"))
                     }
                 };
@@ -97,13 +99,11 @@ impl Executor {
         self.submit(Job::SetWorkingDir { dir });
     }
 
-    /// The process running the cells, once the runner has started.
-    pub fn runner_pid(&self) -> Option<u32> {
-        self.interrupt
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|h| h.runner_pid())
+    /// Kills the runner and the processes its cells started (shutdown, restart, launcher gone).
+    pub fn kill_runner_tree(&self) {
+        if let Some(handle) = self.interrupt.lock().unwrap().as_ref() {
+            handle.kill_tree();
+        }
     }
 
     pub fn interrupt(&self) {
@@ -151,10 +151,10 @@ fn run_job(runner: &mut Result<Runner, String>, job: Job) {
         }
         Job::SetWorkingDir { dir } => {
             if let Err(e) = runner.set_working_dir(&dir) {
-                eprintln!(
-                    "[trainbook] could not move the runner to {}: {e:#}",
+                crate::log::warn(format!(
+                    "could not move the runner to {}: {e:#}",
                     dir.display()
-                );
+                ));
             }
         }
     }));
@@ -165,6 +165,8 @@ fn run_job(runner: &mut Result<Runner, String>, job: Job) {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        eprintln!("[trainbook] internal error while handling a request: {message}");
+        crate::log::warn(format!(
+            "internal error while handling a request: {message}"
+        ));
     }
 }

@@ -316,19 +316,13 @@ pub(crate) fn save_tensors_atomically(
         std::fs::create_dir_all(parent)
             .with_context(|| format!("could not create the folder {}", parent.display()))?;
     }
-    let file_name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?;
-    let temporary = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    candle_core::safetensors::save(tensors, &temporary)
-        .with_context(|| format!("could not write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("could not move the saved weights to {}", path.display()))?;
-    Ok(())
+    // A fresh temporary name per save, flushed to disk before the rename (two threads may
+    // save one path; a crash right after a save keeps it).
+    trainbook_wire::files::replace(path, |temporary| {
+        candle_core::safetensors::save(tensors, temporary)
+            .with_context(|| format!("could not write {}", temporary.display()))
+    })
+    .with_context(|| format!("could not save the weights to {}", path.display()))
 }
 
 fn initial_values(init: &Init, shape: &Shape, rng: &mut Rng) -> Vec<f32> {

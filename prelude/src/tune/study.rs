@@ -640,12 +640,9 @@ impl Study {
     /// Writes the study (space, settings, every trial) as JSON, atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let temporary = path.with_extension("json.tmp");
-        std::fs::write(&temporary, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("could not write {}", temporary.display()))?;
-        std::fs::rename(&temporary, path)
-            .with_context(|| format!("could not write {}", path.display()))?;
-        Ok(())
+        let json = serde_json::to_vec_pretty(self)?;
+        trainbook_wire::files::replace(path, |temporary| std::fs::write(temporary, json))
+            .with_context(|| format!("could not write {}", path.display()))
     }
 
     /// Reads a study written by [`Study::save`]; `optimize` then continues it.

@@ -177,18 +177,18 @@ impl Image {
         } else {
             image::ColorType::L8
         };
-        let temporary = path.with_extension(format!("{extension}.tmp"));
-        image::save_buffer_with_format(
-            &temporary,
-            &self.data,
-            self.width as u32,
-            self.height as u32,
-            colour,
-            format,
-        )
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-        std::fs::rename(&temporary, path)
-            .with_context(|| format!("cannot move the image into place at {}", path.display()))
+        trainbook_wire::files::replace(path, |temporary| {
+            image::save_buffer_with_format(
+                temporary,
+                &self.data,
+                self.width as u32,
+                self.height as u32,
+                colour,
+                format,
+            )
+            .with_context(|| format!("cannot write {}", temporary.display()))
+        })
+        .with_context(|| format!("cannot save the image to {}", path.display()))
     }
 
     /// Width in pixels.

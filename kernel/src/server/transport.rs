@@ -1,0 +1,176 @@
+//! The five Jupyter sockets on libzmq (through the `zmq` crate).
+//!
+//! libzmq rather than the pure-Rust `zeromq` crate: `zeromq` (0.6, and 0.7's codec too)
+//! reserves whatever length a peer's frame header announces before checking it, so 9 bytes
+//! could abort the kernel, and its XPUB send waits on each subscriber in turn, so one frontend
+//! that stopped reading froze IOPub for all. libzmq checks a frame's announced size against
+//! `ZMQ_MAXMSGSIZE` before reserving memory, queues at most a high-water mark of messages per
+//! subscriber and drops the rest for that subscriber only, refuses a second connection that
+//! claims an identity already connected to a ROUTER, and speaks the `ipc` transport.
+
+use crate::config::Config;
+use crate::log;
+use crate::protocol::ConnectionInfo;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+
+/// Which of the kernel's sockets, for binding and for log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Shell,
+    Control,
+    Stdin,
+    Iopub,
+    Heartbeat,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Shell => "shell",
+            Channel::Control => "control",
+            Channel::Stdin => "stdin",
+            Channel::Iopub => "iopub",
+            Channel::Heartbeat => "heartbeat",
+        }
+    }
+
+    fn port(self, info: &ConnectionInfo) -> u16 {
+        match self {
+            Channel::Shell => info.shell_port,
+            Channel::Control => info.control_port,
+            Channel::Stdin => info.stdin_port,
+            Channel::Iopub => info.iopub_port,
+            Channel::Heartbeat => info.hb_port,
+        }
+    }
+
+    fn kind(self) -> zmq::SocketType {
+        match self {
+            Channel::Shell | Channel::Control | Channel::Stdin => zmq::ROUTER,
+            Channel::Iopub => zmq::XPUB,
+            Channel::Heartbeat => zmq::REP,
+        }
+    }
+}
+
+/// One bound socket. libzmq sockets belong to one thread at a time: each is moved to the thread
+/// that serves it.
+pub struct Socket {
+    pub channel: Channel,
+    socket: zmq::Socket,
+    max_message_bytes: usize,
+    max_frames: usize,
+}
+
+/// What a receive got.
+pub enum Received {
+    Frames(Vec<Bytes>),
+    /// Nothing arrived in the time given.
+    Nothing,
+    /// A message over the size or frame limits, read and thrown away.
+    TooLarge(String),
+}
+
+impl Socket {
+    pub fn bind(
+        context: &zmq::Context,
+        info: &ConnectionInfo,
+        channel: Channel,
+        config: &Config,
+    ) -> Result<Socket> {
+        let socket = context.socket(channel.kind())?;
+        socket.set_maxmsgsize(config.max_message_bytes as i64)?;
+        socket.set_handshake_ivl(config.handshake_ms)?;
+        socket.set_linger(1000)?;
+        match channel {
+            Channel::Iopub => {
+                socket.set_sndhwm(config.iopub_queue)?;
+                // Every subscription reaches us, so every new frontend gets its welcome.
+                socket.set_xpub_verbose(true)?;
+            }
+            Channel::Shell | Channel::Control | Channel::Stdin => {
+                // The default, said out loud: a connection that claims an identity already
+                // connected is refused, so no client's replies can be taken over.
+                socket.set_router_handover(false)?;
+            }
+            Channel::Heartbeat => {}
+        }
+        let endpoint = info.endpoint(channel.port(info));
+        socket
+            .bind(&endpoint)
+            .with_context(|| format!("cannot bind the {} socket to {endpoint}", channel.name()))?;
+        Ok(Socket {
+            channel,
+            socket,
+            max_message_bytes: config.max_message_bytes,
+            max_frames: config.max_frames,
+        })
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) for a message and reads all its frames. A message
+    /// over the limits is read to its end and dropped, so the next one starts clean.
+    pub fn receive(&self, timeout_ms: i64) -> Result<Received> {
+        if self.socket.poll(zmq::POLLIN, timeout_ms)? == 0 {
+            return Ok(Received::Nothing);
+        }
+        let mut frames = Vec::new();
+        let mut total = 0usize;
+        let mut refused = None;
+        loop {
+            let frame = match self.socket.recv_bytes(zmq::DONTWAIT) {
+                Ok(frame) => frame,
+                Err(zmq::Error::EAGAIN) if frames.is_empty() => return Ok(Received::Nothing),
+                Err(e) => return Err(e.into()),
+            };
+            total += frame.len();
+            if refused.is_none() {
+                if total > self.max_message_bytes {
+                    refused = Some(format!(
+                        "a message of more than {} bytes (TRAINBOOK_MAX_MESSAGE_BYTES)",
+                        self.max_message_bytes
+                    ));
+                    frames = Vec::new();
+                } else if frames.len() >= self.max_frames {
+                    refused = Some(format!(
+                        "a message of more than {} frames (TRAINBOOK_MAX_FRAMES)",
+                        self.max_frames
+                    ));
+                    frames = Vec::new();
+                } else {
+                    frames.push(Bytes::from(frame));
+                }
+            }
+            if !self.socket.get_rcvmore()? {
+                break;
+            }
+        }
+        Ok(match refused {
+            Some(why) => Received::TooLarge(why),
+            None => Received::Frames(frames),
+        })
+    }
+
+    /// Sends a whole message. Never blocks: a peer that is not reading loses the message (a
+    /// ROUTER or XPUB at its high-water mark drops it), and the rest of the kernel goes on.
+    pub fn send(&self, frames: Vec<Bytes>) {
+        let count = frames.len();
+        for (i, frame) in frames.into_iter().enumerate() {
+            let more = if i + 1 < count { zmq::SNDMORE } else { 0 };
+            if let Err(e) = self.socket.send(&frame[..], more | zmq::DONTWAIT) {
+                if e != zmq::Error::EAGAIN {
+                    log::warn(format!("{}: send failed: {e}", self.channel.name()));
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Logs what a receive failure or a refused message means, once per message.
+pub fn report_refused(channel: Channel, why: &str) {
+    log::warn(format!(
+        "{}: dropped {why}; the sender keeps its connection only if it stays under the limit",
+        channel.name()
+    ));
+}
