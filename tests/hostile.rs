@@ -69,26 +69,16 @@ async fn frame_headers_announcing_huge_sizes_are_refused_on_every_socket() {
     assert_eq!(pong.get(0).unwrap().as_ref(), b"ping");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
-    let (kernel, c) = started().await;
-    // Subscribes to everything, then never reads a byte.
-    let mut stalled = RawPeer::connect(kernel.ports[1], "SUB").unwrap();
-    stalled.send_frame(&[1]).unwrap();
-    // A frontend that reads (raw ZMTP, so the reader's own speed is not what is measured).
+/// Runs `code` and returns the length of its stdout as a raw ZMTP subscriber saw it, with a
+/// fresh client. (The test client's own subscriber, the `zeromq` crate, takes minutes over
+/// tens of megabytes, so it would measure itself; it is dropped before the output flows.)
+async fn execute_reading_raw(kernel: &Kernel, c: Client, code: &str) -> (Client, usize) {
     let mut reader = RawPeer::connect(kernel.ports[1], "SUB").unwrap();
     reader.send_frame(&[1]).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // 40 MB of output, in lines of 1 MiB.
-    let started = Instant::now();
     let mut c = c;
-    let id = c
-        .submit(
-            "for i in 0..40 { println!(\"{}\", char::from(b'a' + (i % 26) as u8).to_string().repeat(1 << 20)); }",
-        )
-        .await
-        .unwrap();
-    drop(c); // its own subscriber would only queue the flood
+    let id = c.submit(code).await.unwrap();
+    drop(c);
     let reading = tokio::task::spawn_blocking(move || {
         let mut stdout = 0usize;
         loop {
@@ -113,6 +103,23 @@ async fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
         .await
         .expect("the reader saw no idle within 120 s")
         .unwrap();
+    (kernel.connect().await.unwrap(), stdout)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
+    let (kernel, c) = started().await;
+    // Subscribes to everything, then never reads a byte.
+    let mut stalled = RawPeer::connect(kernel.ports[1], "SUB").unwrap();
+    stalled.send_frame(&[1]).unwrap();
+    // 40 MB of output, in lines of 1 MiB, read by a frontend that keeps up.
+    let started = Instant::now();
+    let (mut c, stdout) = execute_reading_raw(
+        &kernel,
+        c,
+        "for i in 0..40 { println!(\"{}\", char::from(b'a' + (i % 26) as u8).to_string().repeat(1 << 20)); }",
+    )
+    .await;
     assert_eq!(
         stdout,
         40 * ((1 << 20) + 1),
@@ -122,7 +129,6 @@ async fn a_subscriber_that_never_reads_does_not_hold_up_the_others() {
         "40 MB with a stalled subscriber: {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let mut c = kernel.connect().await.unwrap();
     assert_alive(&mut c).await;
     drop(stalled);
 }
@@ -442,6 +448,18 @@ async fn every_request_gets_busy_and_idle_and_control_takes_only_control_request
         .collect();
     assert_eq!(states, [json!("busy"), json!("idle")]);
 
+    // A request of the wrong shape is refused with a reply that names the field.
+    let reply = c
+        .request(Channel::Shell, "execute_request", json!({"code": 5}))
+        .await
+        .unwrap();
+    assert_eq!(reply["content"]["ename"], "BadRequest");
+    let evalue = reply["content"]["evalue"].as_str().unwrap();
+    assert!(
+        evalue.contains("execute_request: invalid type: integer `5`"),
+        "{evalue}"
+    );
+
     // While a cell runs, an execute_request on control is refused at once.
     let running = c
         .submit("std::thread::sleep(std::time::Duration::from_secs(3));")
@@ -722,14 +740,13 @@ async fn soak_a_thousand_cells_ten_megabytes_and_ten_thousand_updates() {
     }
     let cells_seconds = started_at.elapsed().as_secs_f64();
     // 10 MB of output in one cell.
-    let (_, iopub) = c
-        .execute_within(
-            "for _ in 0..10 { println!(\"{}\", \"z\".repeat(1 << 20)); }",
-            Duration::from_secs(120),
-        )
-        .await
-        .unwrap();
-    assert_eq!(stream_text(&iopub, "stdout").len(), 10 * ((1 << 20) + 1));
+    let (mut c, stdout) = execute_reading_raw(
+        &kernel,
+        c,
+        "for _ in 0..10 { println!(\"{}\", \"z\".repeat(1 << 20)); }",
+    )
+    .await;
+    assert_eq!(stdout, 10 * ((1 << 20) + 1));
     // 10,000 updates of one display: throttled, and the last one is what stays.
     let (_, iopub) = c
         .execute(
@@ -760,4 +777,31 @@ async fn soak_a_thousand_cells_ten_megabytes_and_ten_thousand_updates() {
         "the kernel grew from {kernel_before:.0} MB to {kernel_after:.0} MB"
     );
     assert_alive(&mut c).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_past_the_limit_are_refused_and_the_kernel_keeps_serving() {
+    let kernel =
+        Kernel::start_with_key(&uuid_key(), &[("TRAINBOOK_MAX_CONNECTIONS", "8")]).unwrap();
+    let mut c = kernel.connect().await.unwrap();
+    c.execute("let kept = 41;").await.unwrap();
+    // The client holds one shell connection; twelve more try.
+    let mut kept_open = 0;
+    let mut peers = Vec::new();
+    for _ in 0..12 {
+        // A refused connection fails its handshake or is closed right after it.
+        if let Ok(mut peer) = RawPeer::connect(kernel.ports[0], "DEALER") {
+            if !peer.closed_within(Duration::from_millis(500)) {
+                kept_open += 1;
+                peers.push(peer);
+            }
+        }
+    }
+    assert_eq!(kept_open, 7, "8 connections in all may be open");
+    assert_alive(&mut c).await;
+    // Closed connections free their places.
+    drop(peers);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut second = kernel.connect().await.unwrap();
+    assert_alive(&mut second).await;
 }

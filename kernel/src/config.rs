@@ -22,6 +22,9 @@ pub struct Config {
     /// `TRAINBOOK_MAX_FRAMES`: frames in one message (default 1,000: a Jupyter message has
     /// routing identities, six protocol frames and its buffers).
     pub max_frames: usize,
+    /// `TRAINBOOK_MAX_CONNECTIONS`: open connections per socket (default 256; a frontend
+    /// opens one per socket, a notebook open in several tabs one per tab).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -31,6 +34,7 @@ impl Default for Config {
             iopub_queue: 1000,
             handshake_ms: 10_000,
             max_frames: 1000,
+            max_connections: 256,
         }
     }
 }
@@ -53,6 +57,11 @@ impl Config {
             iopub_queue: number(&lookup, "TRAINBOOK_IOPUB_QUEUE", defaults.iopub_queue),
             handshake_ms: number(&lookup, "TRAINBOOK_HANDSHAKE_MS", defaults.handshake_ms),
             max_frames: number(&lookup, "TRAINBOOK_MAX_FRAMES", defaults.max_frames),
+            max_connections: number(
+                &lookup,
+                "TRAINBOOK_MAX_CONNECTIONS",
+                defaults.max_connections,
+            ),
         }
     }
 }

@@ -38,6 +38,12 @@ ENVIRONMENT:
     TRAINBOOK_CELL_BUILD    `cargo`: build every cell through cargo (by default a cell whose
                             dependencies, manifests and environment did not change is
                             compiled by rustc directly, as cargo last did)
+    TRAINBOOK_MAX_MESSAGE_BYTES  largest frame or message a peer may send (default 512 MiB)
+    TRAINBOOK_MAX_FRAMES    frames in one message (default 1000)
+    TRAINBOOK_IOPUB_QUEUE   messages queued for an IOPub subscriber that is not reading
+                            (default 1000; past that it misses messages, others do not wait)
+    TRAINBOOK_HANDSHAKE_MS  time a connection has to finish the ZeroMQ handshake (default 10000)
+    TRAINBOOK_MAX_CONNECTIONS  open connections per socket (default 256)
     JUPYTER_DATA_DIR        where --user installs the kernelspec
 ";
 

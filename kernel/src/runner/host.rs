@@ -133,9 +133,18 @@ extern "C" fn on_kernel_death(_: libc::c_int) {
     }
 }
 
+/// When memory runs out, the kernel's OOM killer should take the runner (a cell's data, its
+/// training), which the kernel restarts with a note saying what was lost, not the kernel with
+/// every notebook connection and the evaluator's type information in it. Raising one's own
+/// score needs no privilege.
+fn be_the_first_to_go_when_memory_runs_out() {
+    let _ = std::fs::write("/proc/self/oom_score_adj", "500");
+}
+
 /// Called first thing in `main` when this process is evcxr's runner.
 pub fn prepare_runner_process() {
     die_with_the_kernel();
+    be_the_first_to_go_when_memory_runs_out();
     // The kernel's token, and no copy left where a cell's code would find it by accident.
     let token = std::env::var(trainbook_wire::TOKEN_VARIABLE)
         .ok()

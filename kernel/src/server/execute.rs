@@ -3,6 +3,7 @@
 
 use super::executor::Job;
 use super::{InputAsk, Kernel, Message};
+use crate::protocol::requests::ExecuteRequest;
 use crate::runner::{CellError, CellOutcome, Output, OutputSink};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn execute_request(kernel: &Kernel, request: &Message) -> Vec<Message> {
-    vec![kernel.execute(request)]
+    super::handlers::with_content(request, |asked: ExecuteRequest| {
+        vec![kernel.execute(request, asked)]
+    })
 }
 
 /// Sends a cell's outputs to IOPub with the request as parent.
@@ -60,12 +63,11 @@ fn output_message(output: Output) -> (&'static str, Value) {
 }
 
 impl Kernel {
-    fn execute(&self, request: &Message) -> Message {
-        let content = &request.content;
-        let code = content["code"].as_str().unwrap_or("").to_owned();
-        let silent = content["silent"].as_bool().unwrap_or(false);
-        let store_history = content["store_history"].as_bool().unwrap_or(true) && !silent;
-        let allow_stdin = content["allow_stdin"].as_bool().unwrap_or(true);
+    fn execute(&self, request: &Message, asked: ExecuteRequest) -> Message {
+        let code = asked.code;
+        let silent = asked.silent;
+        let store_history = asked.store_history && !silent;
+        let allow_stdin = asked.allow_stdin;
         let count = {
             let mut count = self.execution_count.lock().unwrap();
             if store_history {
@@ -87,20 +89,17 @@ impl Kernel {
         }
 
         let mut user_expressions = serde_json::Map::new();
-        if let Some(expressions) = content["user_expressions"].as_object() {
-            for (name, expr) in expressions {
-                let expr = expr.as_str().unwrap_or("").to_owned();
-                let value = self.run_cell(request, &expr, true, false);
-                user_expressions.insert(
-                    name.clone(),
-                    match (value.error, value.result) {
-                        (Some(e), _) => json!({"status": "error", "ename": e.ename,
-                            "evalue": e.evalue, "traceback": e.traceback}),
-                        (None, data) => json!({"status": "ok",
-                            "data": data.unwrap_or_else(|| json!({})), "metadata": {}}),
-                    },
-                );
-            }
+        for (name, expr) in &asked.user_expressions {
+            let value = self.run_cell(request, expr, true, false);
+            user_expressions.insert(
+                name.clone(),
+                match (value.error, value.result) {
+                    (Some(e), _) => json!({"status": "error", "ename": e.ename,
+                        "evalue": e.evalue, "traceback": e.traceback}),
+                    (None, data) => json!({"status": "ok",
+                        "data": data.unwrap_or_else(|| json!({})), "metadata": {}}),
+                },
+            );
         }
 
         if !outcome.timing.is_empty() && !silent {

@@ -3,6 +3,10 @@
 
 use super::{Kernel, Message};
 use crate::is_complete::{is_complete, Completeness};
+use crate::protocol::requests::{
+    self, CodeAtCursor, HistoryRequest, IsCompleteRequest, ShutdownRequest,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
@@ -36,16 +40,36 @@ pub fn handler(msg_type: &str) -> Option<Handler> {
     Some(Handler { run, on_control })
 }
 
+/// Runs `answer` on the request's typed content; content of the wrong shape gets an error reply
+/// naming the field (requests) or a log line (comm messages, which have no reply).
+pub fn with_content<T: DeserializeOwned>(
+    request: &Message,
+    answer: impl FnOnce(T) -> Vec<Message>,
+) -> Vec<Message> {
+    match requests::parse::<T>(request.msg_type(), &request.content) {
+        Ok(content) => answer(content),
+        Err(why) => {
+            crate::log::warn(format!("refused a malformed request: {why}"));
+            if request.msg_type().ends_with("_request") {
+                vec![super::error_reply(request, "BadRequest", &why)]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+}
+
 fn kernel_info(_: &Kernel, request: &Message) -> Vec<Message> {
     vec![request.child("kernel_info_reply", kernel_info_content())]
 }
 
 fn shutdown(_: &Kernel, request: &Message) -> Vec<Message> {
-    let restart = request.content["restart"].as_bool().unwrap_or(false);
-    vec![request.child(
-        "shutdown_reply",
-        json!({"status": "ok", "restart": restart}),
-    )]
+    with_content(request, |asked: ShutdownRequest| {
+        vec![request.child(
+            "shutdown_reply",
+            json!({"status": "ok", "restart": asked.restart}),
+        )]
+    })
 }
 
 fn interrupt(kernel: &Kernel, request: &Message) -> Vec<Message> {
@@ -55,58 +79,60 @@ fn interrupt(kernel: &Kernel, request: &Message) -> Vec<Message> {
 }
 
 fn is_complete_request(_: &Kernel, request: &Message) -> Vec<Message> {
-    let code = request.content["code"].as_str().unwrap_or("");
-    let content = match is_complete(code) {
-        Completeness::Complete => json!({"status": "complete"}),
-        Completeness::Incomplete(indent) => json!({"status": "incomplete", "indent": indent}),
-        Completeness::Invalid => json!({"status": "invalid"}),
-    };
-    vec![request.child("is_complete_reply", content)]
+    with_content(request, |asked: IsCompleteRequest| {
+        let content = match is_complete(&asked.code) {
+            Completeness::Complete => json!({"status": "complete"}),
+            Completeness::Incomplete(indent) => {
+                json!({"status": "incomplete", "indent": indent})
+            }
+            Completeness::Invalid => json!({"status": "invalid"}),
+        };
+        vec![request.child("is_complete_reply", content)]
+    })
 }
 
 fn history(kernel: &Kernel, request: &Message) -> Vec<Message> {
-    let history = kernel.history.lock().unwrap().query(&request.content);
-    vec![request.child("history_reply", json!({"status": "ok", "history": history}))]
-}
-
-/// The code and cursor (in characters) of a complete or inspect request.
-fn code_and_cursor(request: &Message) -> (String, usize) {
-    let code = request.content["code"].as_str().unwrap_or("").to_owned();
-    let length = code.chars().count();
-    let cursor = request.content["cursor_pos"]
-        .as_u64()
-        .map_or(length, |c| (c as usize).min(length));
-    (code, cursor)
+    // Checked for shape here; the history reads the fields it knows.
+    with_content(request, |_: HistoryRequest| {
+        let history = kernel.history.lock().unwrap().query(&request.content);
+        vec![request.child("history_reply", json!({"status": "ok", "history": history}))]
+    })
 }
 
 fn complete(kernel: &Kernel, request: &Message) -> Vec<Message> {
-    let (code, cursor) = code_and_cursor(request);
-    let (done, answer) = tokio::sync::oneshot::channel();
-    kernel
-        .executor
-        .submit(super::executor::Job::Complete { code, cursor, done });
-    let (matches, start, end) = answer
-        .blocking_recv()
-        .unwrap_or((Vec::new(), cursor, cursor));
-    vec![request.child(
-        "complete_reply",
-        json!({"status": "ok", "matches": matches, "cursor_start": start,
-               "cursor_end": end, "metadata": {}}),
-    )]
+    with_content(request, |asked: CodeAtCursor| {
+        let cursor = asked.cursor();
+        let code = asked.code;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        kernel
+            .executor
+            .submit(super::executor::Job::Complete { code, cursor, done });
+        let (matches, start, end) = answer
+            .blocking_recv()
+            .unwrap_or((Vec::new(), cursor, cursor));
+        vec![request.child(
+            "complete_reply",
+            json!({"status": "ok", "matches": matches, "cursor_start": start,
+                   "cursor_end": end, "metadata": {}}),
+        )]
+    })
 }
 
 fn inspect(kernel: &Kernel, request: &Message) -> Vec<Message> {
-    let (code, cursor) = code_and_cursor(request);
-    let (done, answer) = tokio::sync::oneshot::channel();
-    kernel
-        .executor
-        .submit(super::executor::Job::Inspect { code, cursor, done });
-    let content = match answer.blocking_recv().ok().flatten() {
-        Some((text, markdown)) => json!({"status": "ok", "found": true,
-            "data": {"text/plain": text, "text/markdown": markdown}, "metadata": {}}),
-        None => json!({"status": "ok", "found": false, "data": {}, "metadata": {}}),
-    };
-    vec![request.child("inspect_reply", content)]
+    with_content(request, |asked: CodeAtCursor| {
+        let cursor = asked.cursor();
+        let code = asked.code;
+        let (done, answer) = tokio::sync::oneshot::channel();
+        kernel
+            .executor
+            .submit(super::executor::Job::Inspect { code, cursor, done });
+        let content = match answer.blocking_recv().ok().flatten() {
+            Some((text, markdown)) => json!({"status": "ok", "found": true,
+                "data": {"text/plain": text, "text/markdown": markdown}, "metadata": {}}),
+            None => json!({"status": "ok", "found": false, "data": {}, "metadata": {}}),
+        };
+        vec![request.child("inspect_reply", content)]
+    })
 }
 
 fn kernel_info_content() -> Value {

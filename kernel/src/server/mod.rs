@@ -19,7 +19,7 @@ pub use executor::{Executor, StartHooks};
 
 use crate::config::Config;
 use crate::history::History;
-use crate::protocol::{ConnectionInfo, Message, ReplayGuard, Signer};
+use crate::protocol::{requests, ConnectionInfo, Message, ReplayGuard, Signer};
 use anyhow::Result;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
@@ -47,12 +47,17 @@ pub fn run(info: ConnectionInfo, executor: Executor) -> Result<()> {
         );
     }
     let context = zmq::Context::new();
+    let mut limit = transport::ConnectionLimit::bind(&context, config)?;
     let bind = |channel| Socket::bind(&context, &info, channel, config);
     let shell = bind(Channel::Shell)?;
     let control = bind(Channel::Control)?;
     let stdin = bind(Channel::Stdin)?;
     let iopub = bind(Channel::Iopub)?;
     let heartbeat = bind(Channel::Heartbeat)?;
+    for socket in [&shell, &control, &stdin, &iopub, &heartbeat] {
+        limit.watch(&context, socket)?;
+    }
+    spawn("connections", move || limit.run());
     log(format!(
         "listening on {}://{} (shell {}, iopub {}, stdin {}, control {}, hb {})",
         info.transport,
@@ -246,7 +251,10 @@ fn stdin_loop(
                             .get("msg_id")
                             .is_none_or(|id| *id == asked) =>
                 {
-                    let value = reply.content["value"].as_str().unwrap_or("").to_owned();
+                    let value =
+                        requests::parse::<requests::InputReply>("input_reply", &reply.content)
+                            .map(|r| r.value)
+                            .unwrap_or_default();
                     let _ = ask.answer.send(value);
                     break;
                 }

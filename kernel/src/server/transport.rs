@@ -80,6 +80,8 @@ impl Socket {
         config: &Config,
     ) -> Result<Socket> {
         let socket = context.socket(channel.kind())?;
+        // Every connection asks `ConnectionLimit` (ZAP) before its handshake completes.
+        socket.set_zap_domain(channel.name())?;
         socket.set_maxmsgsize(config.max_message_bytes as i64)?;
         socket.set_handshake_ivl(config.handshake_ms)?;
         socket.set_linger(1000)?;
@@ -163,6 +165,116 @@ impl Socket {
                 }
                 return;
             }
+        }
+    }
+}
+
+/// Refuses connections past `TRAINBOOK_MAX_CONNECTIONS` per socket. libzmq has no such limit of
+/// its own; it asks a ZAP handler (the ZeroMQ authentication protocol, on
+/// `inproc://zeromq.zap.01`) about every connection whose socket has a ZAP domain, and tells
+/// socket monitors when a connection is accepted or closed. One thread does both: it counts
+/// each socket's open connections and answers 400 when a new one would exceed the limit.
+pub struct ConnectionLimit {
+    handler: zmq::Socket,
+    monitors: Vec<(Channel, zmq::Socket)>,
+    open: std::collections::HashMap<&'static str, i64>,
+    limit: i64,
+}
+
+impl ConnectionLimit {
+    /// Binds the ZAP handler: before any socket is bound, so no connection slips past it.
+    pub fn bind(context: &zmq::Context, config: &Config) -> Result<ConnectionLimit> {
+        let handler = context.socket(zmq::REP)?;
+        handler
+            .bind("inproc://zeromq.zap.01")
+            .context("cannot start the connection limit (ZAP handler)")?;
+        Ok(ConnectionLimit {
+            handler,
+            monitors: Vec::new(),
+            open: Default::default(),
+            limit: config.max_connections as i64,
+        })
+    }
+
+    /// Counts `socket`'s connections.
+    pub fn watch(&mut self, context: &zmq::Context, socket: &Socket) -> Result<()> {
+        let endpoint = format!("inproc://trainbook-monitor-{}", socket.channel.name());
+        let events = zmq::SocketEvent::ACCEPTED as i32 | zmq::SocketEvent::DISCONNECTED as i32;
+        socket.socket.monitor(&endpoint, events)?;
+        let monitor = context.socket(zmq::PAIR)?;
+        monitor.connect(&endpoint)?;
+        self.monitors.push((socket.channel, monitor));
+        Ok(())
+    }
+
+    /// Serves forever (on its own thread).
+    pub fn run(mut self) {
+        loop {
+            let ready: Vec<bool> = {
+                let mut items: Vec<zmq::PollItem> = self
+                    .monitors
+                    .iter()
+                    .map(|(_, m)| m.as_poll_item(zmq::POLLIN))
+                    .collect();
+                items.push(self.handler.as_poll_item(zmq::POLLIN));
+                if zmq::poll(&mut items, -1).is_err() {
+                    continue;
+                }
+                items.iter().map(|i| i.is_readable()).collect()
+            };
+            // Connection events first, so a request is judged on current counts.
+            for (i, (channel, monitor)) in self.monitors.iter().enumerate() {
+                if !ready[i] {
+                    continue;
+                }
+                while let Ok(event) = monitor.recv_multipart(zmq::DONTWAIT) {
+                    let Some(head) = event.first().filter(|h| h.len() >= 2) else {
+                        continue;
+                    };
+                    let id = u16::from_le_bytes([head[0], head[1]]);
+                    let open = self.open.entry(channel.name()).or_insert(0);
+                    if id == zmq::SocketEvent::ACCEPTED as u16 {
+                        *open += 1;
+                    } else if id == zmq::SocketEvent::DISCONNECTED as u16 {
+                        *open = (*open - 1).max(0);
+                    }
+                }
+            }
+            if ready[self.monitors.len()] {
+                self.answer();
+            }
+        }
+    }
+
+    /// One ZAP request: version, request id, domain, address, identity, mechanism, credentials.
+    fn answer(&mut self) {
+        let Ok(request) = self.handler.recv_multipart(zmq::DONTWAIT) else {
+            return;
+        };
+        let field = |i: usize| request.get(i).cloned().unwrap_or_default();
+        let domain = String::from_utf8_lossy(&field(2)).into_owned();
+        let address = String::from_utf8_lossy(&field(3)).into_owned();
+        let open = self.open.get(domain.as_str()).copied().unwrap_or(0);
+        let (status, text) = if open > self.limit {
+            log::warn(format!(
+                "{domain}: refused a connection from {address}: {} are open already \
+                 (TRAINBOOK_MAX_CONNECTIONS)",
+                open - 1
+            ));
+            ("400", "too many connections")
+        } else {
+            ("200", "OK")
+        };
+        let reply: [&[u8]; 6] = [
+            b"1.0",
+            &field(1),
+            status.as_bytes(),
+            text.as_bytes(),
+            b"",
+            b"",
+        ];
+        if let Err(e) = self.handler.send_multipart(reply, 0) {
+            log::warn(format!("connection limit: could not answer: {e}"));
         }
     }
 }
