@@ -584,12 +584,8 @@ fn fuzzed_message(rng: &mut Rng, c: &Client) -> Vec<Bytes> {
             .collect(),
         1 => {
             // A valid signature over four frames of garbage.
-            let parts: Vec<Vec<u8>> = (0..4).map(|_| rng.bytes(64)).collect();
-            let signature =
-                trainbook_tests::sign(&c.key, &[&parts[0], &parts[1], &parts[2], &parts[3]]);
-            let mut frames = vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from(signature)];
-            frames.extend(parts.into_iter().map(Bytes::from));
-            frames
+            let parts = [rng.bytes(64), rng.bytes(64), rng.bytes(64), rng.bytes(64)];
+            trainbook_tests::signed_frames(&c.key, parts)
         }
         2 => {
             // One byte of one frame changed.
@@ -618,21 +614,14 @@ fn fuzzed_message(rng: &mut Rng, c: &Client) -> Vec<Bytes> {
         6 => {
             // Valid and signed, with JSON of the wrong shapes in the header.
             let header = json!({"msg_id": rng.next(), "msg_type": msg_type, "session": [],
-                                "date": "yesterday", "version": 5})
-            .to_string();
-            let parts = [header, "[]".into(), "7".into(), content.to_string()];
-            let signature = trainbook_tests::sign(
-                &c.key,
-                &[
-                    parts[0].as_bytes(),
-                    parts[1].as_bytes(),
-                    parts[2].as_bytes(),
-                    parts[3].as_bytes(),
-                ],
-            );
-            let mut frames = vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from(signature)];
-            frames.extend(parts.into_iter().map(Bytes::from));
-            frames
+                                "date": "yesterday", "version": 5});
+            let parts = [
+                header.to_string(),
+                "[]".into(),
+                "7".into(),
+                content.to_string(),
+            ];
+            trainbook_tests::signed_frames(&c.key, parts.map(String::into_bytes))
         }
         _ => genuine,
     }

@@ -1,7 +1,12 @@
-//! Every `TRAINBOOK_*` setting the kernel server reads, read once.
+//! Every `TRAINBOOK_*` setting the kernel reads, read once, in one place.
 //!
-//! A value that does not parse is reported in the kernel log and the default is used, so a typo
-//! in a kernelspec never stops a kernel from starting.
+//! A limit that does not parse is reported in the kernel log and the default is used, so a
+//! typo in a kernelspec never stops a kernel from starting. Settings whose meaning belongs to
+//! one part (the standby counts, the cell-build mode, the features) are kept as given here and
+//! checked by that part, which says what is wrong with them.
+//!
+//! Not here: `TRAINBOOK_MARKER_TOKEN`, which is no setting but the kernel's handover of its
+//! marker token to its runner (see `trainbook_wire`), read and removed once by the runner.
 
 use std::sync::OnceLock;
 
@@ -25,6 +30,19 @@ pub struct Config {
     /// `TRAINBOOK_MAX_CONNECTIONS`: open connections per socket (default 256; a frontend
     /// opens one per socket, a notebook open in several tabs one per tab).
     pub max_connections: usize,
+    /// `TRAINBOOK_PRELUDE_DIR`: the prelude crate to load (empty: none).
+    pub prelude_dir: Option<std::ffi::OsString>,
+    /// `TRAINBOOK_CACHE_DIR`: the build cache (default `~/.cache/trainbook`).
+    pub cache_dir: Option<std::ffi::OsString>,
+    /// `TRAINBOOK_DATA_DIR`: where the input history lives (default `~/.local/share/trainbook`).
+    pub data_dir: Option<std::ffi::OsString>,
+    /// `TRAINBOOK_FEATURES`: the prelude's cargo features, comma or space separated.
+    pub features: String,
+    /// `TRAINBOOK_STANDBY` and `TRAINBOOK_STANDBY_TTL`, as given (see `standby`).
+    pub standby: Option<String>,
+    pub standby_ttl: Option<String>,
+    /// `TRAINBOOK_CELL_BUILD`: `cargo` sends every cell through cargo.
+    pub cell_build: Option<String>,
 }
 
 impl Default for Config {
@@ -35,6 +53,13 @@ impl Default for Config {
             handshake_ms: 10_000,
             max_frames: 1000,
             max_connections: 256,
+            prelude_dir: None,
+            cache_dir: None,
+            data_dir: None,
+            features: String::new(),
+            standby: None,
+            standby_ttl: None,
+            cell_build: None,
         }
     }
 }
@@ -43,12 +68,24 @@ impl Config {
     /// The settings of this process, read from the environment the first time.
     pub fn get() -> &'static Config {
         static CONFIG: OnceLock<Config> = OnceLock::new();
-        CONFIG.get_or_init(|| Config::from_lookup(|name| std::env::var(name).ok()))
+        CONFIG.get_or_init(|| {
+            let path = |name: &str| std::env::var_os(name);
+            Config {
+                prelude_dir: path("TRAINBOOK_PRELUDE_DIR"),
+                cache_dir: path("TRAINBOOK_CACHE_DIR"),
+                data_dir: path("TRAINBOOK_DATA_DIR"),
+                ..Config::from_lookup(|name| std::env::var(name).ok())
+            }
+        })
     }
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Config {
         let defaults = Config::default();
         Config {
+            features: lookup("TRAINBOOK_FEATURES").unwrap_or_default(),
+            standby: lookup("TRAINBOOK_STANDBY"),
+            standby_ttl: lookup("TRAINBOOK_STANDBY_TTL"),
+            cell_build: lookup("TRAINBOOK_CELL_BUILD"),
             max_message_bytes: number(
                 &lookup,
                 "TRAINBOOK_MAX_MESSAGE_BYTES",
@@ -62,6 +99,7 @@ impl Config {
                 "TRAINBOOK_MAX_CONNECTIONS",
                 defaults.max_connections,
             ),
+            ..defaults
         }
     }
 }

@@ -37,7 +37,9 @@ fn keep_private(file: &std::path::Path) {
 impl History {
     /// Opens `$TRAINBOOK_DATA_DIR/history.jsonl` (default `~/.local/share/trainbook`).
     pub fn open() -> History {
-        let file = std::env::var_os("TRAINBOOK_DATA_DIR")
+        let file = crate::config::Config::get()
+            .data_dir
+            .as_ref()
             .map(PathBuf::from)
             .or_else(|| dirs::data_dir().map(|d| d.join("trainbook")))
             .map(|d| d.join("history.jsonl"));

@@ -79,20 +79,21 @@ impl Policy {
     /// `None` when standbys are off: not launched by a Jupyter server, `TRAINBOOK_STANDBY=0`,
     /// or no prelude.
     fn from_env() -> Result<Option<Policy>> {
-        let count = match std::env::var("TRAINBOOK_STANDBY") {
-            Ok(value) => value.trim().parse::<usize>().with_context(|| {
+        let config = crate::config::Config::get();
+        let count = match &config.standby {
+            Some(value) => value.trim().parse::<usize>().with_context(|| {
                 format!(
                     "TRAINBOOK_STANDBY={value:?} is not a number of standby kernels \
                      (0 turns them off, the default is 1)"
                 )
             })?,
-            Err(_) => 1,
+            None => 1,
         };
-        let ttl = match std::env::var("TRAINBOOK_STANDBY_TTL") {
-            Ok(value) => Duration::from_secs(value.trim().parse().with_context(|| {
+        let ttl = match &config.standby_ttl {
+            Some(value) => Duration::from_secs(value.trim().parse().with_context(|| {
                 format!("TRAINBOOK_STANDBY_TTL={value:?} is not a number of seconds")
             })?),
-            Err(_) => DEFAULT_TTL,
+            None => DEFAULT_TTL,
         };
         let server_pid = std::env::var("JPY_PARENT_PID")
             .ok()

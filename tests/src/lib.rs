@@ -349,6 +349,15 @@ pub struct Client {
     pending_iopub: Vec<Value>,
 }
 
+/// A message's frames from the delimiter on: `<IDS|MSG>`, the signature of `parts` (header,
+/// parent header, metadata, content) with `key`, then the parts, whatever they hold.
+pub fn signed_frames(key: &str, parts: [Vec<u8>; 4]) -> Vec<Bytes> {
+    let signature = sign(key, &[&parts[0], &parts[1], &parts[2], &parts[3]]);
+    let mut frames = vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from(signature)];
+    frames.extend(parts.into_iter().map(Bytes::from));
+    frames
+}
+
 pub fn sign(key: &str, parts: &[&[u8]]) -> String {
     let mut mac = HmacSha256::new_from_slice(key.as_bytes()).unwrap();
     for p in parts {
@@ -378,20 +387,16 @@ impl Client {
         if let Some(date) = date {
             header["date"] = json!(date);
         }
-        let header = header.to_string();
-        let parts = [header, "{}".into(), "{}".into(), content.to_string()];
-        let signature = sign(
-            &self.key,
-            &[
-                parts[0].as_bytes(),
-                parts[1].as_bytes(),
-                parts[2].as_bytes(),
-                parts[3].as_bytes(),
-            ],
-        );
-        let mut frames = vec![Bytes::from_static(b"<IDS|MSG>"), Bytes::from(signature)];
-        frames.extend(parts.into_iter().map(Bytes::from));
-        (msg_id, frames)
+        let parts = [
+            header.to_string(),
+            "{}".into(),
+            "{}".into(),
+            content.to_string(),
+        ];
+        (
+            msg_id,
+            signed_frames(&self.key, parts.map(String::into_bytes)),
+        )
     }
 
     pub async fn send_frames(&mut self, channel: Channel, frames: Vec<Bytes>) -> Result<()> {

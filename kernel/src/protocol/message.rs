@@ -106,6 +106,12 @@ impl Message {
     }
 
     /// A reply or side effect of this request: same routing identities, parent = our header.
+    /// A reply to this request with typed content (see `replies`).
+    pub fn reply<T: serde::Serialize>(&self, msg_type: &str, content: &T) -> Message {
+        let content = serde_json::to_value(content).expect("replies serialise to JSON");
+        self.child(msg_type, content)
+    }
+
     pub fn child(&self, msg_type: &str, content: Value) -> Message {
         Message {
             identities: self.identities.clone(),

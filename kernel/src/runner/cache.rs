@@ -27,7 +27,7 @@ const LINK_THRESHOLD: u64 = 64 * 1024;
 
 /// The prelude crate this binary was built with, unless `TRAINBOOK_PRELUDE_DIR` says otherwise.
 pub fn prelude_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("TRAINBOOK_PRELUDE_DIR") {
+    if let Some(dir) = &crate::config::Config::get().prelude_dir {
         if dir.is_empty() {
             return None;
         }
@@ -38,7 +38,7 @@ pub fn prelude_dir() -> Option<PathBuf> {
 }
 
 pub fn cache_root() -> Result<PathBuf> {
-    let root = match std::env::var_os("TRAINBOOK_CACHE_DIR") {
+    let root = match &crate::config::Config::get().cache_dir {
         Some(dir) => PathBuf::from(dir),
         None => dirs::cache_dir()
             .context("no cache directory: set HOME or TRAINBOOK_CACHE_DIR")?
@@ -91,7 +91,7 @@ pub fn new_private_dir(parent: &Path) -> Result<PathBuf> {
 /// Cargo.toml does not declare are refused here, with the list it does declare, rather than by
 /// cargo in the middle of a build.
 pub fn prelude_features(prelude: &Path) -> Result<Vec<String>> {
-    let requested = std::env::var("TRAINBOOK_FEATURES").unwrap_or_default();
+    let requested = crate::config::Config::get().features.clone();
     if requested.trim().is_empty() {
         return Ok(Vec::new());
     }

@@ -159,7 +159,7 @@ pub fn route_cell_builds() -> Result<PathBuf> {
 }
 
 fn route() -> Result<PathBuf> {
-    if std::env::var(MODE_ENV).as_deref() == Ok("cargo") {
+    if crate::config::Config::get().cell_build.as_deref() == Some("cargo") {
         bail!("{MODE_ENV}=cargo");
     }
     let original_toolchain = std::env::var_os("RUSTUP_TOOLCHAIN");
@@ -313,7 +313,7 @@ fn run_as_cargo() -> Result<i32> {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let crate_dir = std::env::current_dir()?;
     let is_cell_build = is_cell_build(&args) && crate_dir.join("Cargo.toml").is_file();
-    if !is_cell_build || std::env::var(MODE_ENV).as_deref() == Ok("cargo") {
+    if !is_cell_build || crate::config::Config::get().cell_build.as_deref() == Some("cargo") {
         return run_real_cargo(&real_cargo, &args, &env);
     }
     let started = Instant::now();
@@ -621,7 +621,15 @@ fn cargo_build_recording(
         Ok(inputs) => inputs,
         Err(reason) => return Ok((code, Some(format!("{reason:#}")))),
     };
-    if let Some(changed) = inputs.iter().find(|s| s.changed_since(build_started)) {
+    // Sources and manifests only: the libraries named by `--extern` are this build's own
+    // outputs (a `:dep` compiled just now), not inputs someone edited.
+    let built: std::collections::HashSet<PathBuf> = call
+        .args
+        .iter()
+        .filter_map(|a| a.split_once('=').map(|(_, file)| PathBuf::from(file)))
+        .collect();
+    let edited = |s: &&Stamp| !built.contains(&s.path) && s.changed_since(build_started);
+    if let Some(changed) = inputs.iter().find(edited) {
         return Ok((
             code,
             Some(format!(

@@ -175,11 +175,11 @@ impl Runner {
         std::env::set_var(trainbook_wire::TOKEN_VARIABLE, marker_token().as_str());
         add_std_to_library_path();
         match cell_build::route_cell_builds() {
-            Ok(toolchain) => eprintln!(
-                "[trainbook] cells whose inputs did not change skip cargo ({})",
+            Ok(toolchain) => crate::log::info(format!(
+                "cells whose inputs did not change skip cargo ({})",
                 toolchain.display()
-            ),
-            Err(why) => eprintln!("[trainbook] every cell builds through cargo: {why:#}"),
+            )),
+            Err(why) => crate::log::info(format!("every cell builds through cargo: {why:#}")),
         }
         let started = std::time::Instant::now();
         let (eval_context, outputs) = evcxr::EvalContext::new()
@@ -901,10 +901,10 @@ impl Drop for Runner {
 
 /// Start-up phases go to the kernel's log (stderr), for diagnosing slow starts.
 fn log_phase(what: &str, started: std::time::Instant) {
-    eprintln!(
-        "[trainbook] {what} in {:.2} s",
+    crate::log::info(format!(
+        "{what} in {:.2} s",
         started.elapsed().as_secs_f64()
-    );
+    ));
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::handlers::with_content;
 use super::{Kernel, Message};
+use crate::protocol::replies::{CommInfoReply, Status};
 use crate::protocol::requests::{CommInfoRequest, CommMessage, CommOpen};
 use serde_json::{json, Value};
 
@@ -20,7 +21,11 @@ pub fn comm_info(kernel: &Kernel, request: &Message) -> Vec<Message> {
             .filter(|(_, t)| target.is_none_or(|want| want == t.as_str()))
             .map(|(id, t)| (id.clone(), json!({"target_name": t})))
             .collect();
-        vec![request.child("comm_info_reply", json!({"status": "ok", "comms": comms}))]
+        let reply = CommInfoReply {
+            status: Status::Ok,
+            comms,
+        };
+        vec![request.reply("comm_info_reply", &reply)]
     })
 }
 

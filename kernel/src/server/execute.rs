@@ -3,6 +3,7 @@
 
 use super::executor::Job;
 use super::{InputAsk, Kernel, Message};
+use crate::protocol::replies::ExecuteReply;
 use crate::protocol::requests::ExecuteRequest;
 use crate::runner::{CellError, CellOutcome, Output, OutputSink};
 use serde_json::{json, Value};
@@ -134,18 +135,24 @@ impl Kernel {
                     "error",
                     json!({"ename": error.ename, "evalue": error.evalue, "traceback": error.traceback}),
                 );
-                request.child(
-                    "execute_reply",
-                    json!({"status": "error", "execution_count": count, "ename": error.ename,
-                           "evalue": error.evalue, "traceback": error.traceback,
-                           "user_expressions": user_expressions, "payload": []}),
-                )
+                let reply = ExecuteReply::Error {
+                    execution_count: count,
+                    ename: error.ename,
+                    evalue: error.evalue,
+                    traceback: error.traceback,
+                    user_expressions,
+                    payload: Vec::new(),
+                };
+                request.reply("execute_reply", &reply)
             }
-            None => request.child(
-                "execute_reply",
-                json!({"status": "ok", "execution_count": count,
-                       "user_expressions": user_expressions, "payload": []}),
-            ),
+            None => {
+                let reply = ExecuteReply::Ok {
+                    execution_count: count,
+                    user_expressions,
+                    payload: Vec::new(),
+                };
+                request.reply("execute_reply", &reply)
+            }
         }
     }
 

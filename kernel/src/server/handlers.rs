@@ -3,11 +3,15 @@
 
 use super::{Kernel, Message};
 use crate::is_complete::{is_complete, Completeness};
+use crate::protocol::replies::{
+    CompleteReply, HelpLink, HistoryReply, InspectReply, InterruptReply, IsCompleteReply,
+    KernelInfoReply, LanguageInfo, ShutdownReply, Status,
+};
 use crate::protocol::requests::{
     self, CodeAtCursor, HistoryRequest, IsCompleteRequest, ShutdownRequest,
 };
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::{json, Map};
 use std::sync::atomic::Ordering;
 
 /// A handler: the request in, its replies out (IOPub output goes through the kernel).
@@ -60,42 +64,45 @@ pub fn with_content<T: DeserializeOwned>(
 }
 
 fn kernel_info(_: &Kernel, request: &Message) -> Vec<Message> {
-    vec![request.child("kernel_info_reply", kernel_info_content())]
+    vec![request.reply("kernel_info_reply", &kernel_info_content())]
 }
 
 fn shutdown(_: &Kernel, request: &Message) -> Vec<Message> {
     with_content(request, |asked: ShutdownRequest| {
-        vec![request.child(
-            "shutdown_reply",
-            json!({"status": "ok", "restart": asked.restart}),
-        )]
+        let reply = ShutdownReply {
+            status: Status::Ok,
+            restart: asked.restart,
+        };
+        vec![request.reply("shutdown_reply", &reply)]
     })
 }
 
 fn interrupt(kernel: &Kernel, request: &Message) -> Vec<Message> {
     kernel.interrupt_pending.store(true, Ordering::SeqCst);
     kernel.executor.interrupt();
-    vec![request.child("interrupt_reply", json!({"status": "ok"}))]
+    let reply = InterruptReply { status: Status::Ok };
+    vec![request.reply("interrupt_reply", &reply)]
 }
 
 fn is_complete_request(_: &Kernel, request: &Message) -> Vec<Message> {
     with_content(request, |asked: IsCompleteRequest| {
-        let content = match is_complete(&asked.code) {
-            Completeness::Complete => json!({"status": "complete"}),
-            Completeness::Incomplete(indent) => {
-                json!({"status": "incomplete", "indent": indent})
-            }
-            Completeness::Invalid => json!({"status": "invalid"}),
+        let reply = match is_complete(&asked.code) {
+            Completeness::Complete => IsCompleteReply::Complete,
+            Completeness::Incomplete(indent) => IsCompleteReply::Incomplete { indent },
+            Completeness::Invalid => IsCompleteReply::Invalid,
         };
-        vec![request.child("is_complete_reply", content)]
+        vec![request.reply("is_complete_reply", &reply)]
     })
 }
 
 fn history(kernel: &Kernel, request: &Message) -> Vec<Message> {
     // Checked for shape here; the history reads the fields it knows.
     with_content(request, |_: HistoryRequest| {
-        let history = kernel.history.lock().unwrap().query(&request.content);
-        vec![request.child("history_reply", json!({"status": "ok", "history": history}))]
+        let reply = HistoryReply {
+            status: Status::Ok,
+            history: kernel.history.lock().unwrap().query(&request.content),
+        };
+        vec![request.reply("history_reply", &reply)]
     })
 }
 
@@ -107,14 +114,18 @@ fn complete(kernel: &Kernel, request: &Message) -> Vec<Message> {
         kernel
             .executor
             .submit(super::executor::Job::Complete { code, cursor, done });
-        let (matches, start, end) = answer
-            .blocking_recv()
-            .unwrap_or((Vec::new(), cursor, cursor));
-        vec![request.child(
-            "complete_reply",
-            json!({"status": "ok", "matches": matches, "cursor_start": start,
-                   "cursor_end": end, "metadata": {}}),
-        )]
+        let (matches, cursor_start, cursor_end) =
+            answer
+                .blocking_recv()
+                .unwrap_or((Vec::new(), cursor, cursor));
+        let reply = CompleteReply {
+            status: Status::Ok,
+            matches,
+            cursor_start,
+            cursor_end,
+            metadata: Map::new(),
+        };
+        vec![request.reply("complete_reply", &reply)]
     })
 }
 
@@ -126,43 +137,63 @@ fn inspect(kernel: &Kernel, request: &Message) -> Vec<Message> {
         kernel
             .executor
             .submit(super::executor::Job::Inspect { code, cursor, done });
-        let content = match answer.blocking_recv().ok().flatten() {
-            Some((text, markdown)) => json!({"status": "ok", "found": true,
-                "data": {"text/plain": text, "text/markdown": markdown}, "metadata": {}}),
-            None => json!({"status": "ok", "found": false, "data": {}, "metadata": {}}),
+        let found = answer.blocking_recv().ok().flatten();
+        let mut data = Map::new();
+        if let Some((text, markdown)) = &found {
+            data.insert("text/plain".into(), json!(text));
+            data.insert("text/markdown".into(), json!(markdown));
+        }
+        let reply = InspectReply {
+            status: Status::Ok,
+            found: found.is_some(),
+            data,
+            metadata: Map::new(),
         };
-        vec![request.child("inspect_reply", content)]
+        vec![request.reply("inspect_reply", &reply)]
     })
 }
 
-fn kernel_info_content() -> Value {
-    json!({
-        "status": "ok",
-        "protocol_version": crate::protocol::message::PROTOCOL_VERSION,
-        "implementation": "trainbook",
-        "implementation_version": env!("CARGO_PKG_VERSION"),
-        "language_info": {
-            "name": "rust",
-            "version": rustc_version(),
-            "mimetype": "text/rust",
-            "file_extension": ".rs",
-            "pygments_lexer": "rust",
-            "codemirror_mode": "rust",
-            "nbconvert_exporter": "rust",
+fn kernel_info_content() -> KernelInfoReply {
+    KernelInfoReply {
+        status: Status::Ok,
+        protocol_version: crate::protocol::message::PROTOCOL_VERSION,
+        implementation: "trainbook",
+        implementation_version: env!("CARGO_PKG_VERSION"),
+        language_info: LanguageInfo {
+            name: "rust",
+            version: rustc_version(),
+            mimetype: "text/rust",
+            file_extension: ".rs",
+            pygments_lexer: "rust",
+            codemirror_mode: "rust",
+            nbconvert_exporter: "rust",
         },
-        "banner": format!(
+        banner: format!(
             "Trainbook {} — Rust notebooks for machine learning (evcxr {}).\n\
              The prelude (datasets, models, training, metrics, charts) is in scope in every cell.",
-            env!("CARGO_PKG_VERSION"), "0.22"
+            env!("CARGO_PKG_VERSION"),
+            "0.22"
         ),
-        "debugger": false,
-        "help_links": [
-            {"text": "Trainbook README", "url": "https://github.com/trainbook/trainbook#readme"},
-            {"text": "The Rust standard library", "url": "https://doc.rust-lang.org/std/"},
-            {"text": "candle", "url": "https://docs.rs/candle-core"},
-            {"text": "polars", "url": "https://docs.rs/polars"},
+        debugger: false,
+        help_links: vec![
+            HelpLink {
+                text: "Trainbook README",
+                url: "https://github.com/trainbook/trainbook#readme",
+            },
+            HelpLink {
+                text: "The Rust standard library",
+                url: "https://doc.rust-lang.org/std/",
+            },
+            HelpLink {
+                text: "candle",
+                url: "https://docs.rs/candle-core",
+            },
+            HelpLink {
+                text: "polars",
+                url: "https://docs.rs/polars",
+            },
         ],
-    })
+    }
 }
 
 fn rustc_version() -> String {

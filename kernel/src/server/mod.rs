@@ -19,6 +19,7 @@ pub use executor::{Executor, StartHooks};
 
 use crate::config::Config;
 use crate::history::History;
+use crate::protocol::replies::{ErrorReply, ExecuteReply};
 use crate::protocol::{requests, ConnectionInfo, Message, ReplayGuard, Signer};
 use anyhow::Result;
 use bytes::Bytes;
@@ -370,7 +371,7 @@ impl Kernel {
         for waiting in queued {
             if waiting.msg_type() == "execute_request" {
                 self.status(&waiting, "busy");
-                let reply = waiting.child("execute_reply", json!({"status": "aborted"}));
+                let reply = waiting.reply("execute_reply", &ExecuteReply::Aborted {});
                 self.status(&waiting, "idle");
                 socket.send(reply.to_frames(&self.signer));
             } else {
@@ -426,10 +427,7 @@ fn error_reply(request: &Message, ename: &str, evalue: &str) -> Message {
         Some(stem) => format!("{stem}_reply"),
         None => format!("{}_reply", request.msg_type()),
     };
-    request.child(
-        &reply_type,
-        json!({"status": "error", "ename": ename, "evalue": evalue, "traceback": []}),
-    )
+    request.reply(&reply_type, &ErrorReply::new(ename, evalue))
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

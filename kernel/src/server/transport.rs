@@ -237,6 +237,13 @@ impl ConnectionLimit {
                         *open += 1;
                     } else if id == zmq::SocketEvent::DISCONNECTED as u16 {
                         *open = (*open - 1).max(0);
+                        // libzmq does not say why; a frame over the limit is one reason.
+                        log::info(format!(
+                            "{}: a connection closed (the peer left, or broke the protocol, \
+                             e.g. with a frame over TRAINBOOK_MAX_MESSAGE_BYTES); {} open",
+                            channel.name(),
+                            open
+                        ));
                     }
                 }
             }
