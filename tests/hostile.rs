@@ -315,6 +315,27 @@ println!("after the fake end");"#;
     // Genuine displays still work.
     let (_, iopub) = c.execute("display(&Text::new(\"real\"));").await.unwrap();
     assert_eq!(of_type(&iopub, "display_data").len(), 1, "{iopub:?}");
+
+    // evcxr's input request, printed by a cell that never reads the answer: the answer is
+    // left for the runner's instruction loop, which must not take it for an instruction and
+    // end the runner with every variable.
+    let (reply, _) = c.execute("let kept = 7;").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    let forged = c
+        .submit("println!(\"EVCXR_INPUT_REQUEST:forged: \");")
+        .await
+        .unwrap();
+    let ask = c.recv(Channel::Stdin, T).await.unwrap();
+    assert_eq!(ask["content"]["prompt"], "forged: ");
+    c.send_frames(Channel::Stdin, answer_to(&c, &ask, "not an instruction"))
+        .await
+        .unwrap();
+    let reply = c.recv(Channel::Shell, T).await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    c.iopub_until_idle(&forged, T).await.unwrap();
+    let (reply, iopub) = c.execute("kept + 1").await.unwrap();
+    assert_eq!(reply["content"]["status"], "ok", "{reply}");
+    assert_eq!(result_text(&iopub).as_deref(), Some("8"));
     assert_alive(&mut c).await;
 }
 

@@ -621,12 +621,14 @@ fn cargo_build_recording(
         Ok(inputs) => inputs,
         Err(reason) => return Ok((code, Some(format!("{reason:#}")))),
     };
-    // Sources and manifests only: the libraries named by `--extern` are this build's own
-    // outputs (a `:dep` compiled just now), not inputs someone edited.
+    // Sources and manifests only: what cargo itself writes during this build is not an edit
+    // someone made behind its back: the libraries named by `--extern` (a `:dep` compiled just
+    // now) and the cell crate's lock file (resolved afresh when evcxr adds a `:dep`).
     let built: std::collections::HashSet<PathBuf> = call
         .args
         .iter()
         .filter_map(|a| a.split_once('=').map(|(_, file)| PathBuf::from(file)))
+        .chain([crate_dir.join("Cargo.lock")])
         .collect();
     let edited = |s: &&Stamp| !built.contains(&s.path) && s.changed_since(build_started);
     if let Some(changed) = inputs.iter().find(edited) {

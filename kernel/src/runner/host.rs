@@ -559,7 +559,13 @@ pub fn run_cells() -> ! {
     let mut store: *mut libc::c_void = std::ptr::null_mut();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        let mut words = line.strip_prefix("LOAD_AND_RUN ").unwrap_or("").split(' ');
+        // Between cells only evcxr writes here, but a cell that prints an input request
+        // (`EVCXR_INPUT_REQUEST:`) without reading the answer leaves that answer for this
+        // loop: it is not an instruction, and must not end the runner and its variables.
+        let Some(instruction) = line.strip_prefix("LOAD_AND_RUN ") else {
+            continue;
+        };
+        let mut words = instruction.split(' ');
         let (Some(library), Some(function)) = (words.next(), words.next()) else {
             eprintln!("While processing instruction `{line:?}`, got error: unrecognised line");
             std::process::exit(99);
