@@ -895,7 +895,11 @@ async fn unchanged_cells_skip_cargo_and_a_changed_dependency_is_rebuilt() {
         assert_eq!(reply["content"]["status"], "ok", "{reply}");
         assert_eq!(result_text(&iopub).as_deref(), Some(expected));
         let last = cell_builds(&kernel, 1);
-        assert!(last[0].starts_with("rustc "), "{cell}: {last:?}");
+        assert!(
+            last[0].starts_with("rustc "),
+            "{cell}: {last:?}, after {:?}",
+            cell_builds(&kernel, 4)
+        );
     }
 
     // Errors found by the direct build read as they do through cargo.

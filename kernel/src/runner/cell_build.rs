@@ -623,12 +623,13 @@ fn cargo_build_recording(
     };
     // Sources and manifests only: what cargo itself writes during this build is not an edit
     // someone made behind its back: the libraries named by `--extern` (a `:dep` compiled just
-    // now) and the cell crate's lock file (resolved afresh when evcxr adds a `:dep`).
+    // now) and the lock file of the workspace the cell crate is in (evcxr's crate is a member
+    // of a workspace one folder up; cargo resolves it afresh when evcxr adds a `:dep`).
     let built: std::collections::HashSet<PathBuf> = call
         .args
         .iter()
         .filter_map(|a| a.split_once('=').map(|(_, file)| PathBuf::from(file)))
-        .chain([crate_dir.join("Cargo.lock")])
+        .chain(crate_dir.ancestors().map(|dir| dir.join("Cargo.lock")))
         .collect();
     let edited = |s: &&Stamp| !built.contains(&s.path) && s.changed_since(build_started);
     if let Some(changed) = inputs.iter().find(edited) {
