@@ -135,7 +135,14 @@ fn trees_and_forests_reach_sklearn_accuracy() {
         let ours: Vec<f64> = (0..3)
             .map(|seed| {
                 mean(
-                    &cross_val_score(&DecisionTreeClassifier::new().seed(seed), &x, &y, 5).unwrap(),
+                    &cross_val_score(
+                        &DecisionTreeClassifier::new().seed(seed),
+                        &x,
+                        &y,
+                        5,
+                        "accuracy",
+                    )
+                    .unwrap(),
                 )
             })
             .collect();
@@ -150,7 +157,7 @@ fn trees_and_forests_reach_sklearn_accuracy() {
         Matrix::features(&digits).unwrap(),
         digits.y_classes().unwrap(),
     );
-    let scores = cross_val_score(&RandomForestClassifier::new(100), &x, &y, 5).unwrap();
+    let scores = cross_val_score(&RandomForestClassifier::new(100), &x, &y, 5, "accuracy").unwrap();
     let theirs = mean(&floats(&fx["forest_digits_cv5"]));
     assert!(
         mean(&scores) >= theirs - 0.01,
@@ -170,7 +177,7 @@ fn trees_and_forests_reach_sklearn_accuracy() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not fitted"), "{err}");
-    let err = cross_val_score(&DecisionTreeClassifier::new(), &x, &y, 1)
+    let err = cross_val_score(&DecisionTreeClassifier::new(), &x, &y, 1, "accuracy")
         .unwrap_err()
         .to_string();
     assert!(err.contains("at least 2 folds"), "{err}");
@@ -190,6 +197,7 @@ fn learning_curves_and_diagnosis_tell_over_from_underfitting() {
         &y,
         &[0.5, 1.0],
         5,
+        "accuracy",
     )
     .unwrap();
     assert!(
@@ -197,7 +205,15 @@ fn learning_curves_and_diagnosis_tell_over_from_underfitting() {
         "{stump:?}"
     );
     // A fully grown tree memorises its training rows: overfitting.
-    let tree = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[0.2, 0.6, 1.0], 5).unwrap();
+    let tree = learning_curve(
+        &DecisionTreeClassifier::new(),
+        &x,
+        &y,
+        &[0.2, 0.6, 1.0],
+        5,
+        "accuracy",
+    )
+    .unwrap();
     assert_eq!(tree.train_scores, [1.0, 1.0, 1.0]);
     assert!(
         tree.validation_scores[0] < tree.validation_scores[2],
@@ -230,9 +246,16 @@ fn learning_curves_and_diagnosis_tell_over_from_underfitting() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("got 1 and 2"), "{err}");
-    let err = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[1.5], 5)
-        .unwrap_err()
-        .to_string();
+    let err = learning_curve(
+        &DecisionTreeClassifier::new(),
+        &x,
+        &y,
+        &[1.5],
+        5,
+        "accuracy",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("(0, 1]"), "{err}");
 }
 
@@ -340,7 +363,7 @@ fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
         cancer.y_classes().unwrap(),
     );
     // Raw features: badly scaled, Newton still converges to scikit-learn's converged answer.
-    let raw = cross_val_score(&LogisticRegression::new(), &x, &y, 5).unwrap();
+    let raw = cross_val_score(&LogisticRegression::new(), &x, &y, 5, "accuracy").unwrap();
     assert_close(
         &raw,
         &floats(&fx["breast_cancer_raw_cv5"]),
@@ -348,7 +371,14 @@ fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
         "raw folds",
     );
     // The goal: 5-fold accuracy >= 0.95, standardised inside each fold.
-    let scaled = cross_val_score(&Standardized::new(LogisticRegression::new()), &x, &y, 5).unwrap();
+    let scaled = cross_val_score(
+        &Standardized::new(LogisticRegression::new()),
+        &x,
+        &y,
+        5,
+        "accuracy",
+    )
+    .unwrap();
     assert_close(
         &scaled,
         &floats(&fx["breast_cancer_scaled_cv5"]),
@@ -397,7 +427,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
         1e-8,
         "ridge coef",
     );
-    let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5).unwrap();
+    let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, "r2").unwrap();
     assert_close(&scores, &floats(&fx["ols_cv5"]), 1e-9, "ols folds");
 
     // Trees break ties between equal splits at random, so compare means over seeds.
@@ -407,7 +437,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
             Some(d) => model.max_depth(d),
             None => model,
         };
-        mean(&cross_val_score_regressor(&model, &x, &y, 5).unwrap())
+        mean(&cross_val_score_regressor(&model, &x, &y, 5, "r2").unwrap())
     };
     let full: Vec<f64> = (0..20).map(|s| tree(None, s)).collect();
     let shallow: Vec<f64> = (0..5).map(|s| tree(Some(3), s)).collect();
@@ -422,8 +452,9 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
         "{} vs {theirs}",
         mean(&full)
     );
-    let forest =
-        mean(&cross_val_score_regressor(&RandomForestRegressor::new(100), &x, &y, 5).unwrap());
+    let forest = mean(
+        &cross_val_score_regressor(&RandomForestRegressor::new(100), &x, &y, 5, "r2").unwrap(),
+    );
     assert!(
         forest >= mean(&floats(&fx["forest_cv5"])) - 0.01,
         "{forest}"
@@ -494,7 +525,7 @@ fn svc_matches_libsvm_decisions_and_accuracy() {
         ("digits_rbf_cv5", Box::new(Svc::rbf()), &xd, &yd),
         ("iris_linear_cv5", Box::new(Svc::linear()), &xi, &yi),
     ] {
-        let scores = cross_val_score(model.as_ref(), x, y, 5).unwrap();
+        let scores = cross_val_score(model.as_ref(), x, y, 5, "accuracy").unwrap();
         assert_close(&scores, &floats(&fx[name]), 0.011, name);
     }
     // Probabilities need probability(true), and say so.

@@ -391,7 +391,9 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
                 .seed(0),
         ))
     };
-    study.optimize_classifier(&make, &x, &y, 5).unwrap();
+    study
+        .optimize_classifier(&make, &x, &y, 5, "accuracy")
+        .unwrap();
     assert_eq!(study.records.len(), 6);
     for trial in &study.records {
         let depth = trial.params.int("max_depth").unwrap() as usize;
@@ -400,6 +402,7 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
             &x,
             &y,
             5,
+            "accuracy",
         )
         .unwrap();
         let mean = scores.iter().sum::<f64>() / 5.0;
@@ -410,7 +413,7 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
     assert!(study.best().unwrap().params.int("max_depth").unwrap() >= 3);
 
     let error = Study::minimize(space)
-        .optimize_classifier(&make, &x, &y, 5)
+        .optimize_classifier(&make, &x, &y, 5, "accuracy")
         .unwrap_err();
     assert!(error.to_string().contains("Study::maximize"), "{error}");
 }

@@ -45,7 +45,13 @@ fn main() -> Result<()> {
         .collect::<Result<_>>()?;
 
     let (forest_s, forest_scores) = best_of(runs.min(3), || {
-        cross_val_score(&RandomForestClassifier::new(100), &x, &y_classes, 5)
+        cross_val_score(
+            &RandomForestClassifier::new(100),
+            &x,
+            &y_classes,
+            5,
+            "accuracy",
+        )
     })?;
     let forest_acc = forest_scores.iter().sum::<f64>() / 5.0;
 
@@ -63,6 +69,7 @@ fn main() -> Result<()> {
             &xc,
             &yc,
             5,
+            "accuracy",
         )?))
     })?;
     let (logistic_raw_s, logistic_raw_acc) = best_of(runs.min(3), || {
@@ -71,6 +78,7 @@ fn main() -> Result<()> {
             &xc,
             &yc,
             5,
+            "accuracy",
         )?))
     })?;
     let (svc_cancer_s, svc_cancer_acc) = best_of(runs, || {
@@ -79,10 +87,17 @@ fn main() -> Result<()> {
             &xc,
             &yc,
             5,
+            "accuracy",
         )?))
     })?;
     let (svc_digits_s, svc_digits_acc) = best_of(runs.min(3), || {
-        Ok(mean(cross_val_score(&Svc::rbf(), &x, &y_classes, 5)?))
+        Ok(mean(cross_val_score(
+            &Svc::rbf(),
+            &x,
+            &y_classes,
+            5,
+            "accuracy",
+        )?))
     })?;
     let (ward_s, ward_labels) = best_of(runs.min(3), || {
         AgglomerativeClustering::new(10).fit_predict(&x)
@@ -96,6 +111,7 @@ fn main() -> Result<()> {
             &xd,
             &yd,
             5,
+            "r2",
         )?))
     })?;
     println!(

@@ -1,5 +1,6 @@
 //! Learning curves and a plain-words diagnosis of over- and underfitting.
 
+use super::scoring::IntoScoring;
 use crate::charts::LineChart;
 use crate::data::StratifiedKFold;
 use crate::display::{html_escape, MimeBundle, Render};
@@ -7,9 +8,11 @@ use crate::models::{Classifier, Matrix};
 use crate::random::Rng;
 use anyhow::{bail, Result};
 
-/// Train and validation accuracy against the number of training samples.
+/// Train and validation scores against the number of training samples.
 #[derive(Clone, Debug)]
 pub struct LearningCurve {
+    /// The scorer's name (`accuracy`, `f1_macro`, ...): greater is better.
+    pub metric: String,
     pub train_sizes: Vec<usize>,
     /// Mean over folds.
     pub train_scores: Vec<f64>,
@@ -17,7 +20,8 @@ pub struct LearningCurve {
 }
 
 /// scikit-learn's `learning_curve`: for each stratified fold and each fraction of that fold's
-/// training rows, fit a fresh model and score it on those rows and on the fold's test rows;
+/// training rows, fit a fresh model and score it (by `scoring`: a name such as `"accuracy"` or
+/// `"f1_macro"`, or a [`Scoring`](super::Scoring)) on those rows and on the fold's test rows;
 /// scores are averaged over folds. The training rows are shuffled first (fixed seed), unlike
 /// scikit-learn's default, so that data sorted by class (iris) does not give one-class subsets.
 ///
@@ -25,9 +29,11 @@ pub struct LearningCurve {
 /// use trainbook::prelude::*;
 /// let iris = load_iris();
 /// let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
-/// let curve = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[0.3, 0.6, 1.0], 5).unwrap();
+/// let curve = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[0.3, 0.6, 1.0], 5, "accuracy").unwrap();
 /// assert_eq!(curve.train_sizes, [36, 72, 120]);
 /// assert!(curve.validation_scores[2] > 0.9);
+/// let balanced = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[1.0], 5, "balanced_accuracy").unwrap();
+/// assert_eq!(balanced.metric, "balanced_accuracy");
 /// ```
 pub fn learning_curve(
     model: &dyn Classifier,
@@ -35,7 +41,10 @@ pub fn learning_curve(
     y: &[usize],
     fractions: &[f64],
     n_splits: usize,
+    scoring: impl IntoScoring,
 ) -> Result<LearningCurve> {
+    let scoring = scoring.into_scoring()?;
+    scoring.check_for(true)?;
     if let Some(f) = fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
         bail!("learning_curve: training fractions must be in (0, 1], got {f}");
     }
@@ -64,11 +73,13 @@ pub fn learning_curve(
             );
             let mut fitted = model.unfitted();
             fitted.fit(&x_train, &y_train)?;
-            train_scores[s] += fitted.score(&x_train, &y_train)? / folds.len() as f64;
-            validation_scores[s] += fitted.score(&x_test, &y_test)? / folds.len() as f64;
+            let score = |x: &Matrix, y: &[usize]| scoring.score_classifier(&fitted, x, y);
+            train_scores[s] += score(&x_train, &y_train)? / folds.len() as f64;
+            validation_scores[s] += score(&x_test, &y_test)? / folds.len() as f64;
         }
     }
     Ok(LearningCurve {
+        metric: scoring.name().to_owned(),
         train_sizes: sizes,
         train_scores,
         validation_scores,
@@ -80,7 +91,7 @@ impl LearningCurve {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let curve = LearningCurve { train_sizes: vec![10, 20], train_scores: vec![1.0, 1.0], validation_scores: vec![0.7, 0.8] };
+    /// let curve = LearningCurve { metric: "accuracy".into(), train_sizes: vec![10, 20], train_scores: vec![1.0, 1.0], validation_scores: vec![0.7, 0.8] };
     /// assert!(curve.chart().to_svg().unwrap().contains("training samples"));
     /// ```
     pub fn chart(&self) -> LineChart {
@@ -93,7 +104,7 @@ impl LearningCurve {
         };
         LineChart::new("Learning curve")
             .x_label("training samples")
-            .y_label("accuracy")
+            .y_label(&self.metric)
             .series_xy("train", points(&self.train_scores))
             .series_xy("validation", points(&self.validation_scores))
     }
@@ -102,7 +113,7 @@ impl LearningCurve {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let curve = LearningCurve { train_sizes: vec![10, 20], train_scores: vec![1.0, 1.0], validation_scores: vec![0.7, 0.8] };
+    /// let curve = LearningCurve { metric: "accuracy".into(), train_sizes: vec![10, 20], train_scores: vec![1.0, 1.0], validation_scores: vec![0.7, 0.8] };
     /// assert!(matches!(curve.diagnose(0.9), Diagnosis::Overfitting { .. }));
     /// ```
     pub fn diagnose(&self, target: f64) -> Diagnosis {

@@ -18,7 +18,7 @@ use anyhow::{bail, Result};
 /// let data = load_breast_cancer();
 /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_classes().unwrap());
 /// let model = Standardized::new(LogisticRegression::new());
-/// let scores = cross_val_score(&model, &x, &y, 5).unwrap();
+/// let scores = cross_val_score(&model, &x, &y, 5, "accuracy").unwrap();
 /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.97);
 /// ```
 #[derive(Clone, Debug)]

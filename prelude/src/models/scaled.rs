@@ -12,8 +12,8 @@ use anyhow::{bail, Result};
 /// use trainbook::prelude::*;
 /// let data = load_wine();
 /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_classes().unwrap());
-/// let raw = cross_val_score(&Svc::rbf(), &x, &y, 5).unwrap();
-/// let scaled = cross_val_score(&Standardized::new(Svc::rbf()), &x, &y, 5).unwrap();
+/// let raw = cross_val_score(&Svc::rbf(), &x, &y, 5, "accuracy").unwrap();
+/// let scaled = cross_val_score(&Standardized::new(Svc::rbf()), &x, &y, 5, "accuracy").unwrap();
 /// assert!(scaled.iter().sum::<f64>() > raw.iter().sum::<f64>());
 /// ```
 #[derive(Clone, Debug)]

@@ -94,7 +94,7 @@ impl Svc {
     /// use trainbook::prelude::*;
     /// let data = load_iris();
     /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_classes().unwrap());
-    /// let scores = cross_val_score(&Svc::linear(), &x, &y, 5).unwrap();
+    /// let scores = cross_val_score(&Svc::linear(), &x, &y, 5, "accuracy").unwrap();
     /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.97);
     /// ```
     pub fn linear() -> Svc {

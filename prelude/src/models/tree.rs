@@ -634,7 +634,7 @@ macro_rules! forest {
 /// use trainbook::prelude::*;
 /// let wine = load_wine();
 /// let (x, y) = (Matrix::features(&wine).unwrap(), wine.y_classes().unwrap());
-/// let scores = cross_val_score(&RandomForestClassifier::new(50), &x, &y, 5).unwrap();
+/// let scores = cross_val_score(&RandomForestClassifier::new(50), &x, &y, 5, "accuracy").unwrap();
 /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.93);
 /// ```
 #[derive(Clone, Debug)]
@@ -692,7 +692,7 @@ impl Classifier for RandomForestClassifier {
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
 /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
-/// let scores = cross_val_score_regressor(&RandomForestRegressor::new(50), &x, &y, 5).unwrap();
+/// let scores = cross_val_score_regressor(&RandomForestRegressor::new(50), &x, &y, 5, "r2").unwrap();
 /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.35);
 /// ```
 #[derive(Clone, Debug)]

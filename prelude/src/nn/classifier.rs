@@ -19,7 +19,7 @@ use candle_core::{DType, Device, Tensor};
 /// let model = NeuralClassifier::mlp(&[16, 16])
 ///     .trainer(Trainer::new().epochs(60).optimizer(Optimizer::adam(0.01)))
 ///     .device(&Device::Cpu);
-/// let scores = cross_val_score(&model, &x, &y, 3).unwrap();
+/// let scores = cross_val_score(&model, &x, &y, 3, "accuracy").unwrap();
 /// assert!(scores.iter().all(|&s| s > 0.9), "{scores:?}");
 /// ```
 pub struct NeuralClassifier {

@@ -4,6 +4,7 @@
 use super::space::Params;
 use super::study::{Direction, Study, Trial};
 use crate::data::{DataLoader, StratifiedKFold};
+use crate::evaluation::IntoScoring;
 use crate::models::{Classifier, Matrix};
 use crate::nn::Network;
 use crate::train::Trainer;
@@ -53,9 +54,11 @@ impl Trial<'_> {
 }
 
 impl Study {
-    /// Tunes a classifier by stratified k-fold cross-validation accuracy (scikit-learn's
-    /// `cross_val_score` folds): `make` builds an unfitted model from a trial's parameters,
-    /// each trial's value is its mean accuracy over the folds, and the running mean after each
+    /// Tunes a classifier by stratified k-fold cross-validation (scikit-learn's
+    /// `cross_val_score` folds) scored by `scoring` (a name such as `"accuracy"`, `"f1_macro"`
+    /// or `"neg_log_loss"`, or a [`Scoring`](crate::evaluation::Scoring); greater is better):
+    /// `make` builds an unfitted model from a trial's parameters, each trial's value is its
+    /// mean score over the folds, and the running mean after each
     /// fold is reported, so a pruner can stop a poor trial after a fold or two. Runs
     /// [`Study::jobs`] trials at once. The study must maximise.
     ///
@@ -71,6 +74,7 @@ impl Study {
     ///         &x,
     ///         &y,
     ///         5,
+    ///         "accuracy",
     ///     )
     ///     .unwrap();
     /// let best = study.best().unwrap();
@@ -83,11 +87,22 @@ impl Study {
         x: &Matrix,
         y: &[usize],
         folds: usize,
+        scoring: impl IntoScoring,
     ) -> Result<()> {
+        let scoring = scoring.into_scoring()?;
+        if !scoring.is_for_classifiers() {
+            bail!(
+                "optimize_classifier: scoring {:?} scores regressors; use a classifier scorer \
+                 such as \"accuracy\", \"f1_macro\" or \"neg_log_loss\"",
+                scoring.name()
+            );
+        }
         if self.direction == Direction::Minimize {
             bail!(
-                "optimize_classifier maximises cross-validated accuracy, but this study \
-                 minimises; create it with Study::maximize(space)"
+                "optimize_classifier maximises the cross-validated {} (scikit-learn's scorers \
+                 are all greater-is-better), but this study minimises; create it with \
+                 Study::maximize(space)",
+                scoring.name()
             );
         }
         if x.rows() != y.len() {
@@ -118,7 +133,7 @@ impl Study {
                 model
                     .fit(x_train, y_train)
                     .with_context(|| format!("fitting fold {i}"))?;
-                total += model.score(x_test, y_test)?;
+                total += scoring.score_classifier(model.as_ref(), x_test, y_test)?;
                 trial.report(i + 1, total / (i + 1) as f64)?;
             }
             Ok(total / folds.len() as f64)
