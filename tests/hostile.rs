@@ -322,11 +322,12 @@ println!("after the fake end");"#;
     let (reply, _) = c.execute("let kept = 7;").await.unwrap();
     assert_eq!(reply["content"]["status"], "ok", "{reply}");
     let forged = c
-        .submit("println!(\"EVCXR_INPUT_REQUEST:forged: \");")
+        .submit("println!(\"EVCXR_INPUT_REQUEST:forged\");")
         .await
         .unwrap();
     let ask = c.recv(Channel::Stdin, T).await.unwrap();
-    assert_eq!(ask["content"]["prompt"], "forged: ");
+    let prompt = ask["content"]["prompt"].as_str().unwrap_or_default();
+    assert!(prompt.contains("forged"), "{ask}");
     c.send_frames(Channel::Stdin, answer_to(&c, &ask, "not an instruction"))
         .await
         .unwrap();
