@@ -574,9 +574,36 @@ fn evaluation() {
         "{}",
         all(7)
     );
-    assert!(all(8).contains("Overfitting"), "{}", all(8));
-    assert!(all(9).contains("Underfitting"), "{}", all(9));
-    assert!(all(10).contains("[45, 113, 227, 341, 455]"), "{}", all(10));
+    // Four scorings on the same folds, one of them a function of the user's.
+    let scored = all(8);
+    let score = |model: &str, scorer: &str| -> f64 {
+        let line = scored
+            .lines()
+            .find(|l| l.contains(model))
+            .unwrap_or_else(|| panic!("no {model} in {scored}"));
+        let value = numbers_after(line, scorer)[0];
+        if scorer.starts_with("neg_") {
+            assert!(line.contains(&format!("{scorer} -")), "{line}");
+            -value
+        } else {
+            value
+        }
+    };
+    let forest = "n_estimators=100)";
+    for scorer in ["balanced_accuracy", "roc_auc", "neg_log_loss"] {
+        for other in ["max_depth=1)", "max_depth=None)"] {
+            assert!(
+                score(forest, scorer) > score(other, scorer),
+                "{scorer}: {scored}"
+            );
+        }
+    }
+    // The fully grown tree is certain of its wrong answers: its log loss is the worst.
+    assert!(score("max_depth=None)", "neg_log_loss") < -1.0, "{scored}");
+    assert!(score(forest, "malignant_recall") >= 0.9, "{scored}");
+    assert!(all(9).contains("Overfitting"), "{}", all(9));
+    assert!(all(10).contains("Underfitting"), "{}", all(10));
+    assert!(all(11).contains("[45, 113, 227, 341, 455]"), "{}", all(11));
     assert_not_stale(name, &nb, &committed);
 }
 
@@ -615,34 +642,54 @@ fn model_selection() {
         "{}",
         all(4)
     );
+    // Every image family on the same stratified folds, by macro F1: the CNN and the MLP enter
+    // cross-validation like the SVM and the forest.
+    for (model, least) in [
+        ("SVM, RBF kernel", 0.95),
+        ("random forest", 0.92),
+        ("MLP", 0.92),
+        ("CNN", 0.93),
+    ] {
+        assert!(cell(5, model, 1) >= least, "{model}: {}", all(5));
+    }
     // Sequences: the flat models barely beat the majority; the LSTM is far ahead.
-    let majority = numbers_after(&all(5), "majority class:")[0];
-    let flat_forest = numbers_after(&all(5), "random forest on the 24 columns:")[0];
-    let lstm = numbers_after(&all(6), "in order:")[0];
-    assert_eq!(majority, 0.61, "{}", all(5));
+    let majority = numbers_after(&all(6), "majority class:")[0];
+    let flat_forest = numbers_after(&all(6), "random forest on the 24 columns:")[0];
+    let lstm = numbers_after(&all(7), "in order:")[0];
+    assert_eq!(majority, 0.61, "{}", all(6));
     assert!(
         flat_forest < 0.75 && lstm >= 0.85 && lstm > flat_forest + 0.1,
         "{} {}",
-        all(5),
-        all(6)
+        all(6),
+        all(7)
+    );
+    // The same on five stratified folds, by balanced accuracy (the majority guess scores 0.5).
+    let balanced = |model: &str| numbers_after(&all(8), model)[0];
+    assert!(balanced("logistic regression") < 0.7, "{}", all(8));
+    assert!(balanced("random forest, 100 trees") < 0.75, "{}", all(8));
+    assert!(
+        balanced("LSTM, 32 hidden, 20 epochs") >= 0.85
+            && balanced("LSTM, 32 hidden, 20 epochs") > balanced("random forest, 100 trees") + 0.15,
+        "{}",
+        all(8)
     );
     // Regression: linear wins, the full tree overfits below zero.
-    assert_eq!(cell(7, "linear regression", 1), 0.4823, "{}", all(7));
-    assert!(cell(7, "tree, fully grown", 1) < 0.0, "{}", all(7));
-    assert_eq!(cell(7, "tree, fully grown", 3), 1.0, "{}", all(7));
-    let forest_r2 = cell(7, "random forest", 1);
-    assert!((0.38..0.47).contains(&forest_r2), "{}", all(7));
+    assert_eq!(cell(9, "linear regression", 1), 0.4823, "{}", all(9));
+    assert!(cell(9, "tree, fully grown", 1) < 0.0, "{}", all(9));
+    assert_eq!(cell(9, "tree, fully grown", 3), 1.0, "{}", all(9));
+    let forest_r2 = cell(9, "random forest", 1);
+    assert!((0.38..0.47).contains(&forest_r2), "{}", all(9));
     // Clustering: only the shape-agnostic methods find the moons.
-    assert_eq!(cell(8, "single linkage", 1), 1.0, "{}", all(8));
-    assert_eq!(cell(8, "DBSCAN", 1), 1.0, "{}", all(8));
-    assert!(cell(8, "k-means", 1) < 0.5, "{}", all(8));
-    assert!(svg(9, 0).starts_with("<svg") && svg(9, 1).starts_with("<svg"));
+    assert_eq!(cell(10, "single linkage", 1), 1.0, "{}", all(10));
+    assert_eq!(cell(10, "DBSCAN", 1), 1.0, "{}", all(10));
+    assert!(cell(10, "k-means", 1) < 0.5, "{}", all(10));
+    assert!(svg(11, 0).starts_with("<svg") && svg(11, 1).starts_with("<svg"));
     assert!(
-        numbers_after(&all(10), "species: ARI")[0] > 0.7,
+        numbers_after(&all(12), "species: ARI")[0] > 0.7,
         "{}",
-        all(10)
+        all(12)
     );
-    let dendrogram = cells[10]["outputs"].as_array().unwrap().last().unwrap();
+    let dendrogram = cells[12]["outputs"].as_array().unwrap().last().unwrap();
     assert!(text(&dendrogram["data"]["image/svg+xml"]).contains("Dendrogram (Ward linkage)"));
     assert_not_stale(name, &nb, &committed);
 }

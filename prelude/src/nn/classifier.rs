@@ -1,16 +1,38 @@
 //! Neural networks behind the [`Classifier`] interface, so that cross-validation, learning
-//! curves and tuning treat an MLP like a random forest.
+//! curves, scoring and tuning treat an MLP, a CNN, an LSTM or a text classifier like a random
+//! forest, on the same folds.
 
-use super::{Mlp, MlpConfig, Network};
+use super::{Cnn, CnnConfig, Mlp, MlpConfig, Network, Rnn, RnnConfig};
+use super::{TextClassifier, TextClassifierConfig};
 use crate::data::DataLoader;
 use crate::models::{Classifier, Matrix};
 use crate::train::{Progress, Trainer};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
+use std::sync::Arc;
 
-/// An MLP classifier with scikit-learn's shape: every `fit` builds a fresh network for the
-/// data's width and classes and trains it with the trainer (quietly); `predict_proba` is the
-/// softmax. Scale the features first (a [`crate::data::Pipeline`] with a scaler).
+/// Builds a fresh, untrained network on a device.
+type Build = dyn Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync;
+
+/// What each `fit` builds.
+#[derive(Clone)]
+enum Architecture {
+    /// Sized by the data: as many inputs as columns, as many outputs as classes.
+    Mlp(MlpConfig),
+    /// Built as configured; each row of the data is one input sample, flattened.
+    Fixed {
+        name: String,
+        device: Device,
+        build: Arc<Build>,
+    },
+}
+
+/// A neural network classifier with scikit-learn's shape: every `fit` builds a fresh network
+/// (same seed, same starting weights) and trains it with the trainer (quietly); `predict_proba`
+/// is the softmax. Each row of the [`Matrix`] is one sample, flattened: 64 columns for an 8x8
+/// grey image (a CNN reads them as `[1, 8, 8]`), `steps x features` for a sequence, token ids
+/// for text. Scale the features first (`Standardized`, or a scaler in a
+/// [`crate::data::Pipeline`]).
 ///
 /// ```
 /// use trainbook::prelude::*;
@@ -23,32 +45,147 @@ use candle_core::{DType, Device, Tensor};
 /// assert!(scores.iter().all(|&s| s > 0.9), "{scores:?}");
 /// ```
 pub struct NeuralClassifier {
-    config: MlpConfig,
+    architecture: Architecture,
     trainer: Trainer,
     batch_size: usize,
-    model: Option<Mlp>,
+    /// The order batches are drawn in.
+    shuffle_seed: u64,
+    model: Option<Box<dyn Network>>,
 }
 
 impl NeuralClassifier {
-    /// An MLP with these hidden layers (ReLU), trained for 10 epochs of Adam(1e-3) with
-    /// batches of 32.
-    pub fn mlp(hidden: &[usize]) -> NeuralClassifier {
+    fn with(architecture: Architecture, shuffle_seed: u64) -> NeuralClassifier {
         NeuralClassifier {
-            config: MlpConfig::classifier(1, hidden, 2),
-            trainer: Trainer::new(),
+            architecture,
+            trainer: Trainer::new().progress(Progress::Quiet),
             batch_size: 32,
+            shuffle_seed,
             model: None,
         }
     }
 
-    /// The network's settings (activation, dropout, batch norm, seed); its input width and
-    /// classes are set by `fit`.
+    /// An MLP with these hidden layers (ReLU), trained for 10 epochs of Adam(1e-3) with
+    /// batches of 32. Its inputs and classes are set by the data at each `fit`.
+    pub fn mlp(hidden: &[usize]) -> NeuralClassifier {
+        NeuralClassifier::with(Architecture::Mlp(MlpConfig::classifier(1, hidden, 2)), 0)
+    }
+
+    /// A CNN built from `config` at each `fit`; each row holds one image's
+    /// `channels x height x width` values, as `Tensor::flatten_from(1)` lays them out.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let digits = load_digits();
+    /// let (x, y) = (Matrix::features(&digits).unwrap(), digits.y_classes().unwrap());
+    /// let x = Matrix::new(x.rows(), 64, x.as_slice().iter().map(|v| v / 16.0).collect()).unwrap();
+    /// let cnn = NeuralClassifier::cnn(CnnConfig::new(&[1, 8, 8], 10).conv(8).pool().dense(32).seed(0).device(&Device::Cpu))
+    ///     .trainer(Trainer::new().epochs(6).optimizer(Optimizer::adam(3e-3)));
+    /// let scores = cross_val_score(&cnn, &x, &y, 3, "f1_macro").unwrap();
+    /// assert!(scores.iter().all(|&s| s > 0.8), "{scores:?}");
+    /// ```
+    pub fn cnn(config: CnnConfig) -> NeuralClassifier {
+        let (device, seed) = (config.device.clone(), config.seed);
+        NeuralClassifier::with(
+            Architecture::Fixed {
+                name: "CNN".into(),
+                device,
+                build: Arc::new(move |device: &Device| {
+                    Ok(Box::new(Cnn::new(config.clone().device(device))?) as Box<dyn Network>)
+                }),
+            },
+            seed,
+        )
+    }
+
+    /// A recurrent network (LSTM, GRU) built from `config` at each `fit`; each row holds one
+    /// sequence's `steps x features` values, step by step.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// // Is the sequence rising? 4 steps of 1 feature per row.
+    /// let mut rng = trainbook::random::Rng::new(0);
+    /// let (mut values, mut labels) = (Vec::new(), Vec::new());
+    /// for _ in 0..200 {
+    ///     let (start, step) = (rng.uniform(), rng.uniform() - 0.5);
+    ///     values.extend((0..4).map(|t| start + step * t as f64));
+    ///     labels.push(usize::from(step > 0.0));
+    /// }
+    /// let x = Matrix::new(200, 4, values).unwrap();
+    /// let lstm = NeuralClassifier::rnn(RnnConfig::classifier(4, 1, 8, 2).seed(0).device(&Device::Cpu))
+    ///     .trainer(Trainer::new().epochs(20).optimizer(Optimizer::adam(1e-2)));
+    /// let scores = cross_val_score(&lstm, &x, &labels, 3, "balanced_accuracy").unwrap();
+    /// assert!(scores.iter().all(|&s| s > 0.85), "{scores:?}");
+    /// ```
+    pub fn rnn(config: RnnConfig) -> NeuralClassifier {
+        let (device, seed) = (config.device.clone(), config.seed);
+        NeuralClassifier::with(
+            Architecture::Fixed {
+                name: "RNN".into(),
+                device,
+                build: Arc::new(move |device: &Device| {
+                    Ok(Box::new(Rnn::new(config.clone().device(device))?) as Box<dyn Network>)
+                }),
+            },
+            seed,
+        )
+    }
+
+    /// A text classifier built from `config` at each `fit`; each row holds one text's token
+    /// ids (`Tokenizer::encode`), as whole numbers.
+    pub fn text(config: TextClassifierConfig) -> NeuralClassifier {
+        let (device, seed) = (config.device.clone(), config.seed);
+        NeuralClassifier::with(
+            Architecture::Fixed {
+                name: "text classifier".into(),
+                device,
+                build: Arc::new(move |device: &Device| {
+                    Ok(
+                        Box::new(TextClassifier::new(config.clone().device(device))?)
+                            as Box<dyn Network>,
+                    )
+                }),
+            },
+            seed,
+        )
+    }
+
+    /// Any network: `build` makes a fresh, untrained one on the device it is given (the same
+    /// one each time: seed it), called at each `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let data = make_moons(200, 0.1, 0).unwrap();
+    /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_classes().unwrap());
+    /// let model = NeuralClassifier::network("wide MLP", |device| {
+    ///     Ok(Box::new(Mlp::new(MlpConfig::classifier(2, &[64], 2).seed(1).device(device))?))
+    /// })
+    /// .trainer(Trainer::new().epochs(40).optimizer(Optimizer::adam(0.01)))
+    /// .device(&Device::Cpu);
+    /// assert!(cross_val_score(&model, &x, &y, 3, "accuracy").unwrap().iter().all(|&s| s > 0.9));
+    /// ```
+    pub fn network(
+        name: &str,
+        build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
+    ) -> NeuralClassifier {
+        NeuralClassifier::with(
+            Architecture::Fixed {
+                name: name.to_owned(),
+                device: super::default_device(),
+                build: Arc::new(build),
+            },
+            0,
+        )
+    }
+
+    /// The MLP's settings (activation, dropout, batch norm, seed); its input width and classes
+    /// are set by `fit`. Makes this an MLP classifier whatever it was.
     pub fn config(mut self, config: MlpConfig) -> NeuralClassifier {
-        self.config = config;
+        self.shuffle_seed = config.seed;
+        self.architecture = Architecture::Mlp(config);
         self
     }
 
-    /// How each fit trains (epochs, optimizer, schedule, penalties, early stopping needs
+    /// How each fit trains (epochs, optimizer, schedule, penalties; early stopping needs
     /// validation data and is not available here).
     pub fn trainer(mut self, trainer: Trainer) -> NeuralClassifier {
         self.trainer = trainer.progress(Progress::Quiet);
@@ -63,26 +200,95 @@ impl NeuralClassifier {
 
     /// The device to train on.
     pub fn device(mut self, device: &Device) -> NeuralClassifier {
-        self.config = self.config.device(device);
+        match &mut self.architecture {
+            Architecture::Mlp(config) => *config = config.clone().device(device),
+            Architecture::Fixed { device: d, .. } => *d = device.clone(),
+        }
         self
     }
 
     /// The trained network, after `fit`.
-    pub fn network(&self) -> Option<&Mlp> {
-        self.model.as_ref()
+    pub fn fitted_network(&self) -> Option<&dyn Network> {
+        self.model.as_deref()
     }
 
-    fn tensor(&self, x: &Matrix) -> Result<Tensor> {
-        Ok(
-            Tensor::from_slice(x.as_slice(), (x.rows(), x.cols()), &self.config.device)?
-                .to_dtype(DType::F32)?,
-        )
+    fn device_(&self) -> &Device {
+        match &self.architecture {
+            Architecture::Mlp(config) => &config.device,
+            Architecture::Fixed { device, .. } => device,
+        }
     }
 
-    fn fitted(&self) -> Result<&Mlp> {
+    /// The rows as a batch of the network's samples.
+    fn tensor(&self, network: &dyn Network, x: &Matrix) -> Result<Tensor> {
+        let shape = network.input_shape();
+        let width: usize = shape.iter().product();
+        if x.cols() != width {
+            bail!(
+                "the network takes samples of shape {shape:?} ({width} values per row) but the \
+                 data has {} columns; flatten each sample into one row",
+                x.cols()
+            );
+        }
+        let mut dims = vec![x.rows()];
+        dims.extend(&shape);
+        let device = self.device_();
+        if network.input_dtype() == DType::F32 {
+            let values: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
+            return Ok(Tensor::from_vec(values, dims, device)?);
+        }
+        let ids = x
+            .as_slice()
+            .iter()
+            .map(|&v| {
+                if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 {
+                    Ok(v as u32)
+                } else {
+                    bail!("the network reads ids (token, user or item numbers), but the data holds {v}")
+                }
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        Ok(Tensor::from_vec(ids, dims, device)?.to_dtype(network.input_dtype())?)
+    }
+
+    fn fitted(&self) -> Result<&dyn Network> {
         self.model
-            .as_ref()
+            .as_deref()
             .context("this NeuralClassifier is not fitted yet; call fit first")
+    }
+
+    /// A fresh network for `classes` classes of `x`.
+    fn build(&self, x: &Matrix, classes: usize) -> Result<Box<dyn Network>> {
+        match &self.architecture {
+            Architecture::Mlp(config) => {
+                let mut config = config.clone();
+                config.inputs = x.cols();
+                config.head = super::Head::Classes(classes);
+                Ok(Box::new(Mlp::new(config)?))
+            }
+            Architecture::Fixed {
+                name,
+                device,
+                build,
+            } => {
+                let network = build(device)?;
+                let predicts = match network.head() {
+                    super::Head::Classes(k) => k,
+                    super::Head::Binary => 2,
+                    super::Head::Regression(_) => {
+                        bail!("the {name} is built as a regressor; build it with a classifier head")
+                    }
+                };
+                if classes > predicts {
+                    bail!(
+                        "the {name} is built for {predicts} classes but the labels go up to {}; \
+                         build it for {classes} classes",
+                        classes - 1
+                    );
+                }
+                Ok(network)
+            }
+        }
     }
 }
 
@@ -92,33 +298,28 @@ impl Classifier for NeuralClassifier {
             bail!("{} samples but {} labels", x.rows(), y.len());
         }
         let classes = y.iter().max().map_or(0, |&m| m + 1).max(2);
-        let mut config = self.config.clone();
-        config.inputs = x.cols();
-        config.head = super::Head::Classes(classes);
-        let model = Mlp::new(config)?;
+        let model = self.build(x, classes)?;
         let labels: Vec<u32> = y.iter().map(|&c| c as u32).collect();
         let loader = DataLoader::new(
-            self.tensor(x)?,
-            Tensor::new(labels, &self.config.device)?,
+            self.tensor(model.as_ref(), x)?,
+            Tensor::new(labels, self.device_())?,
             self.batch_size,
         )?
-        .shuffle(self.config.seed);
-        self.trainer
-            .clone()
-            .progress(Progress::Quiet)
-            .fit(&model, &loader, None)?;
+        .shuffle(self.shuffle_seed);
+        self.trainer.fit(model.as_ref(), &loader, None)?;
         self.model = Some(model);
         Ok(())
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
-        self.fitted()?.predict(&self.tensor(x)?)
+        let network = self.fitted()?;
+        network.predict(&self.tensor(network, x)?)
     }
 
     fn predict_proba(&self, x: &Matrix) -> Result<Matrix> {
-        let p = self
-            .fitted()?
-            .predict_proba(&self.tensor(x)?)?
+        let network = self.fitted()?;
+        let p = network
+            .predict_proba(&self.tensor(network, x)?)?
             .to_dtype(DType::F64)?;
         let (rows, cols) = p.dims2()?;
         Matrix::new(rows, cols, p.flatten_all()?.to_vec1()?)
@@ -126,20 +327,22 @@ impl Classifier for NeuralClassifier {
 
     fn unfitted(&self) -> Box<dyn Classifier> {
         Box::new(NeuralClassifier {
-            config: self.config.clone(),
+            architecture: self.architecture.clone(),
             trainer: self.trainer.clone(),
             batch_size: self.batch_size,
+            shuffle_seed: self.shuffle_seed,
             model: None,
         })
     }
 
     fn name(&self) -> String {
-        let hidden: Vec<String> = self.config.hidden.iter().map(|h| h.to_string()).collect();
-        format!(
-            "MLP({}; {} epochs, {})",
-            hidden.join("-"),
-            self.trainer.epochs,
-            self.trainer.optimizer
-        )
+        let training = format!("{} epochs, {}", self.trainer.epochs, self.trainer.optimizer);
+        match &self.architecture {
+            Architecture::Mlp(config) => {
+                let hidden: Vec<String> = config.hidden.iter().map(|h| h.to_string()).collect();
+                format!("MLP({}; {training})", hidden.join("-"))
+            }
+            Architecture::Fixed { name, .. } => format!("{name}({training})"),
+        }
     }
 }
