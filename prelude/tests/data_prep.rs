@@ -946,7 +946,7 @@ fn cleaning() {
 
 #[test]
 fn describe_matches_pandas() {
-    let summary = describe(&load_iris().features()).unwrap();
+    let summary = describe(&load_iris().features().unwrap()).unwrap();
     let fx = fixtures()["describe_iris"].as_object().unwrap();
     for (column, expected) in fx {
         // pandas: count, mean, std, min, 25%, 50%, 75%, max; ours has "missing" second.
@@ -1127,7 +1127,7 @@ fn generated_datasets() {
         .into_no_null_iter()
         .collect();
     assert_eq!(counts, [900, 100]);
-    let reviews = load_reviews(400, 0).unwrap();
+    let reviews = make_reviews(400, 0).unwrap();
     let texts: Vec<String> = reviews
         .frame
         .column("text")
@@ -1139,7 +1139,7 @@ fn generated_datasets() {
         .map(String::from)
         .collect();
     assert!(texts.iter().any(|t| t.contains("not")));
-    let ratings = load_ratings(50, 40, 10, 0).unwrap();
+    let ratings = make_ratings(50, 40, 10, 0).unwrap();
     let r: Vec<f64> = values(&ratings.frame, "target")
         .into_iter()
         .map(Option::unwrap)

@@ -26,7 +26,7 @@ fn datasets_match_scikit_learns_shapes_names_and_classes() {
             .map(|f| f.as_str().unwrap().to_string())
             .collect();
         assert_eq!(dataset.feature_names, features, "{}", dataset.name);
-        assert_eq!(dataset.x().len(), dataset.frame.height());
+        assert_eq!(dataset.x().unwrap().len(), dataset.frame.height());
         if dataset.task == Task::Classification {
             let names = expected["target_names"].as_array().unwrap();
             assert_eq!(dataset.target_names.len(), names.len(), "{}", dataset.name);
@@ -38,8 +38,8 @@ fn datasets_match_scikit_learns_shapes_names_and_classes() {
         }
     }
     // Values are exact: scikit-learn's first iris row and the diabetes target.
-    assert_eq!(load_iris().x()[0], vec![5.1, 3.5, 1.4, 0.2]);
-    assert_eq!(load_diabetes().y_values()[0], 151.0);
+    assert_eq!(load_iris().x().unwrap()[0], vec![5.1, 3.5, 1.4, 0.2]);
+    assert_eq!(load_diabetes().y_values().unwrap()[0], 151.0);
     assert_eq!(
         load_breast_cancer()
             .y_classes()

@@ -99,9 +99,9 @@ fn classification_metrics_match_scikit_learn() {
             "{name} confusion matrix"
         );
         for (how, key) in [
-            (Normalize::True, "confusion_true"),
-            (Normalize::Pred, "confusion_pred"),
-            (Normalize::All, "confusion_all"),
+            (ConfusionNormalize::True, "confusion_true"),
+            (ConfusionNormalize::Pred, "confusion_pred"),
+            (ConfusionNormalize::All, "confusion_all"),
         ] {
             let expected = matrix(&case[key]);
             for (row, want) in cm.normalized(how).iter().zip(&expected) {

@@ -409,7 +409,10 @@ fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
 fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
     let fx = &fixtures()["linear_regression"];
     let diabetes = load_diabetes();
-    let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values());
+    let (x, y) = (
+        Matrix::features(&diabetes).unwrap(),
+        diabetes.y_values().unwrap(),
+    );
     let mut ols = LinearRegression::new();
     ols.fit(&x, &y).unwrap();
     assert_close(

@@ -71,7 +71,10 @@ fn every_named_classifier_scorer_equals_scikit_learns_on_the_same_folds() {
 fn every_named_regressor_scorer_equals_scikit_learns_on_the_same_folds() {
     let fx = fixtures();
     let diabetes = load_diabetes();
-    let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values());
+    let (x, y) = (
+        Matrix::features(&diabetes).unwrap(),
+        diabetes.y_values().unwrap(),
+    );
     for (scorer, expected) in fx["diabetes_ols"].as_object().unwrap() {
         let ours = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, scorer.as_str())
             .unwrap();
@@ -131,7 +134,7 @@ fn a_scorer_that_cannot_judge_the_model_says_why_before_fitting() {
     );
 
     let data = load_diabetes();
-    let (xd, yd) = (Matrix::features(&data).unwrap(), data.y_values());
+    let (xd, yd) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
     let classifier_scorer = format!(
         "{:#}",
         cross_val_score_regressor(&LinearRegression::new(), &xd, &yd, 5, "accuracy").unwrap_err()

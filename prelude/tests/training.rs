@@ -953,7 +953,7 @@ fn penalties_shrink_weights_and_clipping_bounds_the_step() {
 
 #[test]
 fn text_classifier_reads_negation_that_word_counts_miss() {
-    let reviews = load_reviews(2000, 0).unwrap();
+    let reviews = make_reviews(2000, 0).unwrap();
     let split = stratified_split(&reviews.frame, "target", 0.25, 0).unwrap();
     let texts = |frame: &DataFrame| -> Vec<String> {
         frame
@@ -1030,7 +1030,7 @@ fn text_classifier_reads_negation_that_word_counts_miss() {
 
 #[test]
 fn recommenders_beat_the_bias_baseline_and_rank_unseen_items() {
-    let ratings = load_ratings(300, 100, 30, 0).unwrap();
+    let ratings = make_ratings(300, 100, 30, 0).unwrap();
     let split = train_test_split(&ratings.frame, 0.2, 0).unwrap();
     let (train_x, train_y) =
         ratings_to_tensors(&split.train, "user", "item", "target", &Device::Cpu).unwrap();

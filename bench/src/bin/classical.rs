@@ -104,7 +104,7 @@ fn main() -> Result<()> {
     })?;
     let ward_ari = adjusted_rand_score(&y, &ward_labels)?;
     let diabetes = load_diabetes();
-    let (xd, yd) = (Matrix::features(&diabetes)?, diabetes.y_values());
+    let (xd, yd) = (Matrix::features(&diabetes)?, diabetes.y_values()?);
     let (forest_reg_s, forest_reg_r2) = best_of(runs.min(3), || {
         Ok(mean(cross_val_score_regressor(
             &RandomForestRegressor::new(100),

@@ -136,9 +136,15 @@ extern "C" fn on_kernel_death(_: libc::c_int) {
 /// When memory runs out, the kernel's OOM killer should take the runner (a cell's data, its
 /// training), which the kernel restarts with a note saying what was lost, not the kernel with
 /// every notebook connection and the evaluator's type information in it. Raising one's own
-/// score needs no privilege.
+/// score needs no privilege; it is raised from what the kernel passed on (a launcher may have
+/// set one), not set to a fixed value that could be the kernel's own.
 fn be_the_first_to_go_when_memory_runs_out() {
-    let _ = std::fs::write("/proc/self/oom_score_adj", "500");
+    let inherited: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let raised = (inherited + 500).min(1000);
+    let _ = std::fs::write("/proc/self/oom_score_adj", raised.to_string());
 }
 
 /// Called first thing in `main` when this process is evcxr's runner.

@@ -142,32 +142,40 @@ pub fn load_diabetes() -> Dataset {
 }
 
 impl Dataset {
-    /// The feature columns without the target.
+    /// The feature columns (`feature_names`) without the target. An error if the frame no
+    /// longer has one of them (the fields are public).
     ///
     /// ```
-    /// assert_eq!(trainbook::prelude::load_wine().features().width(), 13);
+    /// assert_eq!(trainbook::prelude::load_wine().features().unwrap().width(), 13);
     /// ```
-    pub fn features(&self) -> DataFrame {
+    pub fn features(&self) -> Result<DataFrame> {
         self.frame
-            .drop("target")
-            .expect("datasets have a target column")
+            .select(self.feature_names.iter().map(String::as_str))
+            .with_context(|| {
+                format!(
+                    "{}: the frame lacks a feature column named in feature_names; keep the \
+                     two in step when changing either",
+                    self.name
+                )
+            })
     }
 
     /// The features as rows of f64 (row i is sample i), for models that take plain rows.
     ///
     /// ```
-    /// let x = trainbook::prelude::load_iris().x();
+    /// let x = trainbook::prelude::load_iris().x().unwrap();
     /// assert_eq!(x[0], vec![5.1, 3.5, 1.4, 0.2]);
     /// ```
-    pub fn x(&self) -> Vec<Vec<f64>> {
+    pub fn x(&self) -> Result<Vec<Vec<f64>>> {
         let columns: Vec<Vec<f64>> = self
             .feature_names
             .iter()
-            .map(|name| column_f64(&self.frame, name).expect("dataset features are numeric"))
-            .collect();
-        (0..self.frame.height())
+            .map(|name| column_f64(&self.frame, name))
+            .collect::<Result<_>>()
+            .with_context(|| format!("{}: reading the features", self.name))?;
+        Ok((0..self.frame.height())
             .map(|i| columns.iter().map(|c| c[i]).collect())
-            .collect()
+            .collect())
     }
 
     /// Class labels for a classification dataset.
@@ -190,10 +198,11 @@ impl Dataset {
     /// The target as f64 values (class indices as numbers for classification).
     ///
     /// ```
-    /// assert_eq!(trainbook::prelude::load_diabetes().y_values().len(), 442);
+    /// assert_eq!(trainbook::prelude::load_diabetes().y_values().unwrap().len(), 442);
     /// ```
-    pub fn y_values(&self) -> Vec<f64> {
-        column_f64(&self.frame, "target").expect("datasets have a numeric target")
+    pub fn y_values(&self) -> Result<Vec<f64>> {
+        column_f64(&self.frame, "target")
+            .with_context(|| format!("{}: reading the target", self.name))
     }
 }
 

@@ -390,12 +390,12 @@ const INTENSIFIERS: &[&str] = &["", "really ", "very ", "quite ", "absolutely "]
 /// with 3% of labels flipped as annotation noise. Columns `text` and `target`; `n` rows.
 ///
 /// ```
-/// let reviews = trainbook::prelude::load_reviews(500, 0).unwrap();
+/// let reviews = trainbook::prelude::make_reviews(500, 0).unwrap();
 /// assert_eq!(reviews.frame.get_column_names(), ["text", "target"]);
 /// ```
-pub fn load_reviews(n: usize, seed: u64) -> Result<Dataset> {
+pub fn make_reviews(n: usize, seed: u64) -> Result<Dataset> {
     if n == 0 {
-        bail!("load_reviews: n must be at least 1");
+        bail!("make_reviews: n must be at least 1");
     }
     let mut rng = Rng::new(seed);
     let pick = |list: &[&'static str], rng: &mut Rng| list[rng.below(list.len())];
@@ -446,12 +446,12 @@ pub fn load_reviews(n: usize, seed: u64) -> Result<Dataset> {
 /// `per_user` random distinct items. Columns `user`, `item`, `target` (the rating).
 ///
 /// ```
-/// let ratings = trainbook::prelude::load_ratings(100, 50, 20, 0).unwrap();
+/// let ratings = trainbook::prelude::make_ratings(100, 50, 20, 0).unwrap();
 /// assert_eq!(ratings.frame.shape(), (2000, 3));
 /// ```
-pub fn load_ratings(n_users: usize, n_items: usize, per_user: usize, seed: u64) -> Result<Dataset> {
+pub fn make_ratings(n_users: usize, n_items: usize, per_user: usize, seed: u64) -> Result<Dataset> {
     if per_user == 0 || per_user > n_items {
-        bail!("load_ratings: per_user must be between 1 and n_items ({n_items}), got {per_user}");
+        bail!("make_ratings: per_user must be between 1 and n_items ({n_items}), got {per_user}");
     }
     const FACTORS: usize = 4;
     let mut rng = Rng::new(seed);

@@ -24,7 +24,7 @@ pub use datasets::{
     load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, Dataset, Task,
 };
 pub use generators::{
-    load_ratings, load_reviews, make_blobs, make_classification, make_moons, make_regression,
+    make_blobs, make_classification, make_moons, make_ratings, make_regression, make_reviews,
     MakeClassification,
 };
 pub use imbalance::{class_weights, random_oversample, random_undersample, smote, ClassWeight};

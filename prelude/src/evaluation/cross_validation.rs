@@ -240,7 +240,7 @@ pub fn cross_val_score(
 /// ```
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
 /// let folds = KFold::new(5).split_rows(x.rows()).unwrap();
 /// let result = cross_validate_regressor(&LinearRegression::new(), &x, &y, &folds, "r2").unwrap();
 /// assert!((result.mean() - 0.482).abs() < 1e-3);
@@ -272,7 +272,7 @@ pub fn cross_validate_regressor(
 /// ```
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
 /// let scores = cross_val_score_regressor(&LinearRegression::ridge(1.0), &x, &y, 5, "r2").unwrap();
 /// assert_eq!(scores.len(), 5);
 /// let errors = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, "neg_mean_absolute_error").unwrap();

@@ -216,7 +216,7 @@ impl Scoring {
     /// .lower_is_better();
     /// assert_eq!(max_error.name(), "neg_max_error");
     /// let data = load_diabetes();
-    /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+    /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
     /// let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, &max_error).unwrap();
     /// assert!(scores.iter().all(|s| *s < -100.0));
     /// ```
@@ -297,7 +297,7 @@ impl Scoring {
     /// ```
     /// use trainbook::prelude::*;
     /// let data = load_diabetes();
-    /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+    /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
     /// let mut model = LinearRegression::new();
     /// model.fit(&x, &y).unwrap();
     /// let mse = Scoring::named("neg_mean_squared_error").unwrap().score_regressor(&model, &x, &y).unwrap();

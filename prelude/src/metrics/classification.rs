@@ -87,7 +87,7 @@ pub struct ConfusionMatrix {
 
 /// How a confusion matrix is normalised (scikit-learn's `normalize=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Normalize {
+pub enum ConfusionNormalize {
     /// Each row sums to 1: the recall view.
     True,
     /// Each column sums to 1: the precision view.
@@ -99,10 +99,10 @@ pub enum Normalize {
 /// The confusion matrix of a classification.
 ///
 /// ```
-/// use trainbook::metrics::{confusion_matrix, Normalize};
+/// use trainbook::metrics::{confusion_matrix, ConfusionNormalize};
 /// let m = confusion_matrix(&[0, 0, 1, 1], &[0, 1, 1, 1]).unwrap();
 /// assert_eq!(m.counts, vec![vec![1, 1], vec![0, 2]]);
-/// assert_eq!(m.normalized(Normalize::True)[0], vec![0.5, 0.5]);
+/// assert_eq!(m.normalized(ConfusionNormalize::True)[0], vec![0.5, 0.5]);
 /// ```
 pub fn confusion_matrix(y_true: &[usize], y_pred: &[usize]) -> Result<ConfusionMatrix> {
     check_pair("confusion_matrix", y_true.len(), y_pred.len())?;
@@ -133,7 +133,7 @@ impl ConfusionMatrix {
     }
 
     /// The matrix divided by row, column or grand totals; an all-zero row or column gives 0s.
-    pub fn normalized(&self, how: Normalize) -> Vec<Vec<f64>> {
+    pub fn normalized(&self, how: ConfusionNormalize) -> Vec<Vec<f64>> {
         let n = self.labels.len();
         let row_sums: Vec<u64> = self.counts.iter().map(|r| r.iter().sum()).collect();
         let col_sums: Vec<u64> = (0..n)
@@ -145,9 +145,9 @@ impl ConfusionMatrix {
                 (0..n)
                     .map(|j| {
                         let denominator = match how {
-                            Normalize::True => row_sums[i],
-                            Normalize::Pred => col_sums[j],
-                            Normalize::All => total,
+                            ConfusionNormalize::True => row_sums[i],
+                            ConfusionNormalize::Pred => col_sums[j],
+                            ConfusionNormalize::All => total,
                         };
                         if denominator == 0 {
                             0.0

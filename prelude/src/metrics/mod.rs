@@ -15,7 +15,7 @@ mod regression;
 pub use classification::{
     accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, f1_score,
     fbeta_score, log_loss, precision_recall_fscore_support, precision_score, recall_score, Average,
-    ClassificationReport, ConfusionMatrix, Normalize, PerClassScores, ZeroDivision,
+    ClassificationReport, ConfusionMatrix, ConfusionNormalize, PerClassScores, ZeroDivision,
 };
 pub use clustering::{adjusted_rand_score, silhouette_score};
 pub use curves::{

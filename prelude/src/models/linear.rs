@@ -376,7 +376,7 @@ impl Classifier for LogisticRegression {
 /// ```
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
 /// let mut model = LinearRegression::new();
 /// model.fit(&x, &y).unwrap();
 /// assert!((model.score(&x, &y).unwrap() - 0.5177).abs() < 1e-3);

@@ -17,7 +17,7 @@ pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression};
 pub use matrix::Matrix;
 pub use scaled::Standardized;
-pub use svm::{Gamma, Kernel, Svc};
+pub use svm::{Gamma, Svc, SvmKernel};
 pub use tree::{
     DecisionTreeClassifier, DecisionTreeRegressor, MaxFeatures, RandomForestClassifier,
     RandomForestRegressor,

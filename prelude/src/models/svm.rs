@@ -19,7 +19,7 @@ pub enum Gamma {
 
 /// How two samples are compared.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Kernel {
+pub enum SvmKernel {
     /// `x · x'`: a maximum-margin hyperplane.
     Linear,
     /// `exp(-gamma |x - x'|²)`: smooth, local decision boundaries.
@@ -47,7 +47,7 @@ const FULL_KERNEL_ROWS: usize = 4000;
 pub struct Svc {
     /// Penalty on margin violations: larger fits the training data more tightly.
     pub c: f64,
-    pub kernel: Kernel,
+    pub kernel: SvmKernel,
     /// Stop when the largest KKT violation is below this (libsvm's `eps`).
     pub tol: f64,
     /// Fit Platt sigmoids by 5-fold internal cross-validation so `predict_proba` works (five
@@ -85,7 +85,7 @@ struct Machine {
 impl Svc {
     /// RBF kernel, `gamma = "scale"`, C = 1.
     pub fn rbf() -> Svc {
-        Svc::with_kernel(Kernel::Rbf(Gamma::Scale))
+        Svc::with_kernel(SvmKernel::Rbf(Gamma::Scale))
     }
 
     /// Linear kernel, C = 1 (the exact hinge-loss SVM, as `SVC(kernel="linear")`).
@@ -98,11 +98,11 @@ impl Svc {
     /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.97);
     /// ```
     pub fn linear() -> Svc {
-        Svc::with_kernel(Kernel::Linear)
+        Svc::with_kernel(SvmKernel::Linear)
     }
 
     /// Any kernel, C = 1.
-    pub fn with_kernel(kernel: Kernel) -> Svc {
+    pub fn with_kernel(kernel: SvmKernel) -> Svc {
         Svc {
             c: 1.0,
             kernel,
@@ -127,10 +127,10 @@ impl Svc {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// assert_eq!(Svc::rbf().gamma(0.01).kernel, Kernel::Rbf(Gamma::Value(0.01)));
+    /// assert_eq!(Svc::rbf().gamma(0.01).kernel, SvmKernel::Rbf(Gamma::Value(0.01)));
     /// ```
     pub fn gamma(mut self, gamma: f64) -> Svc {
-        self.kernel = Kernel::Rbf(Gamma::Value(gamma));
+        self.kernel = SvmKernel::Rbf(Gamma::Value(gamma));
         self
     }
 
@@ -171,7 +171,7 @@ impl Svc {
     /// ```
     pub fn fitted_gamma(&self) -> Option<f64> {
         match (self.kernel, &self.fitted) {
-            (Kernel::Rbf(_), Some(f)) => Some(f.gamma),
+            (SvmKernel::Rbf(_), Some(f)) => Some(f.gamma),
             _ => None,
         }
     }
@@ -237,15 +237,15 @@ impl Svc {
 
 #[derive(Clone, Copy)]
 struct KernelFn {
-    kernel: Kernel,
+    kernel: SvmKernel,
     gamma: f64,
 }
 
 impl KernelFn {
     fn eval(&self, a: &[f64], b: &[f64]) -> f64 {
         match self.kernel {
-            Kernel::Linear => super::solve::dot(a, b),
-            Kernel::Rbf(_) => (-self.gamma * super::matrix::squared_distance(a, b)).exp(),
+            SvmKernel::Linear => super::solve::dot(a, b),
+            SvmKernel::Rbf(_) => (-self.gamma * super::matrix::squared_distance(a, b)).exp(),
         }
     }
 }
@@ -607,11 +607,11 @@ impl Classifier for Svc {
             );
         }
         let gamma = match self.kernel {
-            Kernel::Linear => 0.0,
-            Kernel::Rbf(Gamma::Value(g)) if g > 0.0 => g,
-            Kernel::Rbf(Gamma::Value(g)) => bail!("Svc needs gamma > 0, got {g}"),
-            Kernel::Rbf(Gamma::Auto) => 1.0 / x.cols().max(1) as f64,
-            Kernel::Rbf(Gamma::Scale) => {
+            SvmKernel::Linear => 0.0,
+            SvmKernel::Rbf(Gamma::Value(g)) if g > 0.0 => g,
+            SvmKernel::Rbf(Gamma::Value(g)) => bail!("Svc needs gamma > 0, got {g}"),
+            SvmKernel::Rbf(Gamma::Auto) => 1.0 / x.cols().max(1) as f64,
+            SvmKernel::Rbf(Gamma::Scale) => {
                 let values = x.as_slice();
                 let mean = values.iter().sum::<f64>() / values.len() as f64;
                 let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
@@ -730,10 +730,10 @@ impl Classifier for Svc {
 
     fn name(&self) -> String {
         match self.kernel {
-            Kernel::Linear => format!("SVC(kernel='linear', C={})", self.c),
-            Kernel::Rbf(Gamma::Value(g)) => format!("SVC(C={}, gamma={g})", self.c),
-            Kernel::Rbf(Gamma::Auto) => format!("SVC(C={}, gamma='auto')", self.c),
-            Kernel::Rbf(Gamma::Scale) => format!("SVC(C={})", self.c),
+            SvmKernel::Linear => format!("SVC(kernel='linear', C={})", self.c),
+            SvmKernel::Rbf(Gamma::Value(g)) => format!("SVC(C={}, gamma={g})", self.c),
+            SvmKernel::Rbf(Gamma::Auto) => format!("SVC(C={}, gamma='auto')", self.c),
+            SvmKernel::Rbf(Gamma::Scale) => format!("SVC(C={})", self.c),
         }
     }
 }

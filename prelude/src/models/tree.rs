@@ -477,7 +477,7 @@ impl Classifier for DecisionTreeClassifier {
 /// ```
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
 /// let mut tree = DecisionTreeRegressor::new().max_depth(3);
 /// tree.fit(&x, &y).unwrap();
 /// assert!(tree.score(&x, &y).unwrap() > 0.5);
@@ -691,7 +691,7 @@ impl Classifier for RandomForestClassifier {
 /// ```
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values());
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
 /// let scores = cross_val_score_regressor(&RandomForestRegressor::new(50), &x, &y, 5, "r2").unwrap();
 /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.35);
 /// ```

@@ -64,6 +64,24 @@ impl NeuralClassifier {
         }
     }
 
+    /// A network built as configured at each fit, by `build`.
+    fn fixed(
+        name: &str,
+        device: Device,
+        shuffle_seed: u64,
+        build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
+    ) -> NeuralClassifier {
+        let build: Arc<Build> = Arc::new(build);
+        NeuralClassifier::with(
+            Architecture::Fixed {
+                name: name.to_owned(),
+                device,
+                build,
+            },
+            shuffle_seed,
+        )
+    }
+
     /// An MLP with these hidden layers (ReLU), trained for 10 epochs of Adam(1e-3) with
     /// batches of 32. Its inputs and classes are set by the data at each `fit`.
     pub fn mlp(hidden: &[usize]) -> NeuralClassifier {
@@ -85,16 +103,9 @@ impl NeuralClassifier {
     /// ```
     pub fn cnn(config: CnnConfig) -> NeuralClassifier {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::with(
-            Architecture::Fixed {
-                name: "CNN".into(),
-                device,
-                build: Arc::new(move |device: &Device| {
-                    Ok(Box::new(Cnn::new(config.clone().device(device))?) as Box<dyn Network>)
-                }),
-            },
-            seed,
-        )
+        NeuralClassifier::fixed("CNN", device, seed, move |device: &Device| {
+            Ok(Box::new(Cnn::new(config.clone().device(device))?))
+        })
     }
 
     /// A recurrent network (LSTM, GRU) built from `config` at each `fit`; each row holds one
@@ -118,35 +129,20 @@ impl NeuralClassifier {
     /// ```
     pub fn rnn(config: RnnConfig) -> NeuralClassifier {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::with(
-            Architecture::Fixed {
-                name: "RNN".into(),
-                device,
-                build: Arc::new(move |device: &Device| {
-                    Ok(Box::new(Rnn::new(config.clone().device(device))?) as Box<dyn Network>)
-                }),
-            },
-            seed,
-        )
+        NeuralClassifier::fixed("RNN", device, seed, move |device: &Device| {
+            Ok(Box::new(Rnn::new(config.clone().device(device))?))
+        })
     }
 
     /// A text classifier built from `config` at each `fit`; each row holds one text's token
     /// ids (`Tokenizer::encode`), as whole numbers.
     pub fn text(config: TextClassifierConfig) -> NeuralClassifier {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::with(
-            Architecture::Fixed {
-                name: "text classifier".into(),
-                device,
-                build: Arc::new(move |device: &Device| {
-                    Ok(
-                        Box::new(TextClassifier::new(config.clone().device(device))?)
-                            as Box<dyn Network>,
-                    )
-                }),
-            },
-            seed,
-        )
+        NeuralClassifier::fixed("text classifier", device, seed, move |device: &Device| {
+            Ok(Box::new(TextClassifier::new(
+                config.clone().device(device),
+            )?))
+        })
     }
 
     /// Any network: `build` makes a fresh, untrained one on the device it is given (the same
@@ -167,14 +163,7 @@ impl NeuralClassifier {
         name: &str,
         build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
     ) -> NeuralClassifier {
-        NeuralClassifier::with(
-            Architecture::Fixed {
-                name: name.to_owned(),
-                device: super::default_device(),
-                build: Arc::new(build),
-            },
-            0,
-        )
+        NeuralClassifier::fixed(name, super::default_device(), 0, build)
     }
 
     /// The MLP's settings (activation, dropout, batch norm, seed); its input width and classes

@@ -69,7 +69,7 @@ impl RecommenderConfig {
 ///
 /// ```
 /// use trainbook::prelude::*;
-/// let ratings = load_ratings(20, 10, 5, 0).unwrap();
+/// let ratings = make_ratings(20, 10, 5, 0).unwrap();
 /// let (pairs, stars) = ratings_to_tensors(&ratings.frame, "user", "item", "target", &Device::Cpu).unwrap();
 /// assert_eq!((pairs.dims(), stars.dims()), (&[100, 2][..], &[100][..]));
 /// ```

@@ -509,6 +509,7 @@ pub fn load_digits_images() -> ImageSet {
         .expect("the shipped digits have class labels");
     let images = digits
         .x()
+        .expect("the shipped digits are numeric")
         .iter()
         .map(|row| Image::from_digit_row(row))
         .collect();
