@@ -201,7 +201,7 @@ impl NeuralClassifier {
         self.model.as_deref()
     }
 
-    fn device_(&self) -> &Device {
+    fn training_device(&self) -> &Device {
         match &self.architecture {
             Architecture::Mlp(config) => &config.device,
             Architecture::Fixed { device, .. } => device,
@@ -221,7 +221,7 @@ impl NeuralClassifier {
         }
         let mut dims = vec![x.rows()];
         dims.extend(&shape);
-        let device = self.device_();
+        let device = self.training_device();
         if network.input_dtype() == DType::F32 {
             let values: Vec<f32> = x.as_slice().iter().map(|&v| v as f32).collect();
             return Ok(Tensor::from_vec(values, dims, device)?);
@@ -291,7 +291,7 @@ impl Classifier for NeuralClassifier {
         let labels: Vec<u32> = y.iter().map(|&c| c as u32).collect();
         let loader = DataLoader::new(
             self.tensor(model.as_ref(), x)?,
-            Tensor::new(labels, self.device_())?,
+            Tensor::new(labels, self.training_device())?,
             self.batch_size,
         )?
         .shuffle(self.shuffle_seed);
