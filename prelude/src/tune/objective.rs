@@ -90,13 +90,7 @@ impl Study {
         scoring: impl IntoScoring,
     ) -> Result<()> {
         let scoring = scoring.into_scoring()?;
-        if !scoring.is_for_classifiers() {
-            bail!(
-                "optimize_classifier: scoring {:?} scores regressors; use a classifier scorer \
-                 such as \"accuracy\", \"f1_macro\" or \"neg_log_loss\"",
-                scoring.name()
-            );
-        }
+        scoring.check_for(true).context("optimize_classifier")?;
         if self.direction == Direction::Minimize {
             bail!(
                 "optimize_classifier maximises the cross-validated {} (scikit-learn's scorers \
