@@ -48,24 +48,23 @@ pub mod prelude {
     };
     pub use crate::nn::{
         default_device, items_by_user, popular_items, ratings_to_tensors, Activation, Cnn,
-        CnnConfig, Conv3x3, Dropout, Head, LayerInfo, MatrixFactorization, Mlp, MlpConfig, Network,
-        NeuralClassifier, Parameter, Parameters, RecommenderConfig, Rnn, RnnCell, RnnConfig,
-        Summary, TextClassifier, TextClassifierConfig, Tokenizer, TwoTower,
+        CnnConfig, Conv3x3, Dropout, LayerInfo, MatrixFactorization, Mlp, MlpConfig, Network,
+        OutputHead, Parameter, Parameters, RecommenderConfig, Rnn, RnnCell, RnnConfig, Summary,
+        TextClassifier, TextClassifierConfig, Tokenizer, TwoTower,
     };
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use crate::train::{
-        evaluate, lr_finder, Checkpoints, EarlyStopping, EpochRecord, Evaluation, Fit, History,
-        Loss, LrFinder, Monitor, Optimizer, OptimizerState, PlateauState, Progress, Schedule,
-        StopReason, Trainer,
+        evaluate, lr_finder, Checkpoints, EarlyStopping, EpochRecord, Evaluation, FitReport,
+        History, Loss, LrFinder, Monitor, NeuralClassifier, Optimizer, OptimizerState,
+        PlateauState, Progress, Schedule, StopReason, Trainer,
     };
     pub use crate::tune::{
         Direction, MedianPruner, ParallelCoordinates, ParamChart, Params, Sampler, Space, Study,
         Trial, TrialRecord, TrialState,
     };
     pub use crate::vision::{
-        images_to_tensor, load_digits_images, make_shapes, shapes_folder, Applied, Augment,
-        Augmented, BadFile, Filter, Image, ImageFolder, ImageGrid, ImageSet, Normalize, OnBadFile,
-        Padding, Transform,
+        images_to_tensor, make_shapes, shapes_folder, Applied, Augment, Augmented, BadFile, Image,
+        ImageFolder, ImageGrid, ImageSet, Normalize, OnBadFile, Padding, ResizeFilter, Transform,
     };
     pub use candle_core::{DType, Device, Module, Tensor, D};
     // Two crates the prelude is built on, reachable from cells by their own names:

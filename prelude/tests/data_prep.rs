@@ -93,9 +93,13 @@ fn standard_scaler_matches_sklearn() {
     let fx = &fixtures()["standard"];
     let mut scaler = StandardScaler::new(&COLS);
     scaler.fit(&train_x()).unwrap();
-    assert_close(&scaler.mean, &floats(&fx["mean"]), 1e-12);
-    assert_close(&scaler.scale, &floats(&fx["scale"]), 1e-12);
-    assert_eq!(scaler.scale[2], 1.0, "a constant column keeps scale 1");
+    assert_close(scaler.mean().unwrap(), &floats(&fx["mean"]), 1e-12);
+    assert_close(scaler.scale().unwrap(), &floats(&fx["scale"]), 1e-12);
+    assert_eq!(
+        scaler.scale().unwrap()[2],
+        1.0,
+        "a constant column keeps scale 1"
+    );
     let scaled = scaler.transform(&test_x()).unwrap();
     assert_frame_matches(&scaled, &fx["test"], &COLS, 1e-12);
     let back = scaler.inverse_transform(&scaled).unwrap();
@@ -133,8 +137,8 @@ fn robust_scaler_matches_sklearn() {
     let fx = &fixtures()["robust"];
     let mut scaler = RobustScaler::new(&COLS);
     scaler.fit(&train_x()).unwrap();
-    assert_close(&scaler.center, &floats(&fx["center"]), 1e-12);
-    assert_close(&scaler.scale, &floats(&fx["scale"]), 1e-12);
+    assert_close(scaler.center().unwrap(), &floats(&fx["center"]), 1e-12);
+    assert_close(scaler.scale().unwrap(), &floats(&fx["scale"]), 1e-12);
     assert_frame_matches(
         &scaler.transform(&test_x()).unwrap(),
         &fx["test"],
@@ -145,12 +149,12 @@ fn robust_scaler_matches_sklearn() {
     wide.quantile_range = (0.1, 0.9);
     wide.fit(&train_x()).unwrap();
     assert_close(
-        &wide.center,
+        wide.center().unwrap(),
         &floats(&fixtures()["robust_10_90"]["center"]),
         1e-12,
     );
     assert_close(
-        &wide.scale,
+        wide.scale().unwrap(),
         &floats(&fixtures()["robust_10_90"]["scale"]),
         1e-12,
     );
@@ -167,7 +171,8 @@ fn imputer_matches_sklearn() {
         let mut imputer = Imputer::new(&COLS, strategy);
         imputer.fit(&train_x()).unwrap();
         let fills: Vec<f64> = imputer
-            .fill
+            .fill_values()
+            .unwrap()
             .iter()
             .map(|f| match f {
                 FillValue::Number(x) => *x,
@@ -202,7 +207,10 @@ fn imputer_matches_sklearn() {
             .map(|&j| format!("{}_missing", COLS[j])),
     );
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    assert_eq!(imputer.indicator_columns.len(), indicator_features.len());
+    assert_eq!(
+        imputer.indicator_columns().unwrap().len(),
+        indicator_features.len()
+    );
     assert_frame_matches(&out, &fx["constant_indicator"]["test"], &names, 0.0);
     // Text: most frequent.
     let text: Vec<Option<String>> = fixtures()["text_missing"]
@@ -218,7 +226,7 @@ fn imputer_matches_sklearn() {
     let filled = imputer.fit_transform(&frame).unwrap();
     assert_eq!(filled.column("color").unwrap().null_count(), 0);
     assert_eq!(
-        imputer.fill,
+        imputer.fill_values().unwrap(),
         [FillValue::Text(
             fx["text_most_frequent"].as_str().unwrap().into()
         )]
@@ -269,7 +277,7 @@ fn encoders_match_sklearn() {
     );
     let mut onehot = OneHotEncoder::new(&["color"]);
     onehot.fit(&train).unwrap();
-    assert_eq!(onehot.categories[0], strings(&fx["categories"]));
+    assert_eq!(onehot.categories().unwrap()[0], strings(&fx["categories"]));
     let test = DataFrame::new_infer_height(vec![Column::new(
         "color".into(),
         strings(&fx["test_colors"]),
@@ -326,7 +334,7 @@ fn encoders_match_sklearn() {
         .iter()
         .map(strings)
         .collect();
-    assert_eq!(ordinal.categories, categories);
+    assert_eq!(ordinal.categories().unwrap(), categories);
     assert_frame_matches(
         &codes,
         &fixtures()["ordinal"]["train"],
@@ -360,7 +368,7 @@ fn encoders_match_sklearn() {
         .iter()
         .map(|v| v.to_string())
         .collect();
-    assert_eq!(int_encoder.categories[0], expected);
+    assert_eq!(int_encoder.categories().unwrap()[0], expected);
     // Missing values must be filled first.
     let gap = TrainFrame::assume_training(df!("color" => [Some("red"), None]).unwrap());
     let err = OneHotEncoder::new(&["color"])
@@ -633,7 +641,7 @@ fn pipeline_refits_inside_each_fold() {
     let prepared = pipeline.fit_folds(&folds).unwrap();
     for (fold, prep) in folds.iter().zip(&prepared) {
         // Each fold's scaler saw only that fold's training rows.
-        let Step::StandardScaler(scaler) = &prep.pipeline.steps[0] else {
+        let PipelineStep::StandardScaler(scaler) = &prep.pipeline.steps()[0] else {
             panic!()
         };
         let train_mean = fold
@@ -643,7 +651,7 @@ fn pipeline_refits_inside_each_fold() {
             .as_materialized_series()
             .mean()
             .unwrap();
-        assert!((scaler.mean[0] - train_mean).abs() < 1e-12);
+        assert!((scaler.mean().unwrap()[0] - train_mean).abs() < 1e-12);
         // So the training side is exactly centred and the test side is not.
         let scaled_train = prep
             .train
@@ -663,8 +671,8 @@ fn pipeline_refits_inside_each_fold() {
     }
     let means: Vec<f64> = prepared
         .iter()
-        .map(|p| match &p.pipeline.steps[0] {
-            Step::StandardScaler(s) => s.mean[0],
+        .map(|p| match &p.pipeline.steps()[0] {
+            PipelineStep::StandardScaler(s) => s.mean().unwrap()[0],
             _ => unreachable!(),
         })
         .collect();

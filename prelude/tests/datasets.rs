@@ -27,7 +27,7 @@ fn datasets_match_scikit_learns_shapes_names_and_classes() {
             .collect();
         assert_eq!(dataset.feature_names, features, "{}", dataset.name);
         assert_eq!(dataset.x().unwrap().len(), dataset.frame.height());
-        if dataset.task == Task::Classification {
+        if dataset.task == TargetKind::Classification {
             let names = expected["target_names"].as_array().unwrap();
             assert_eq!(dataset.target_names.len(), names.len(), "{}", dataset.name);
             let y = dataset.y_classes().unwrap();

@@ -16,12 +16,12 @@ fn decode(v: &Value) -> Image {
     Image::new(n("width"), n("height"), n("channels"), data).unwrap()
 }
 
-fn filter(name: &str) -> Filter {
+fn filter(name: &str) -> ResizeFilter {
     match name {
-        "nearest" => Filter::Nearest,
-        "bilinear" => Filter::Bilinear,
-        "bicubic" => Filter::Bicubic,
-        "lanczos3" => Filter::Lanczos3,
+        "nearest" => ResizeFilter::Nearest,
+        "bilinear" => ResizeFilter::Bilinear,
+        "bicubic" => ResizeFilter::Bicubic,
+        "lanczos3" => ResizeFilter::Lanczos3,
         other => panic!("unknown filter {other}"),
     }
 }

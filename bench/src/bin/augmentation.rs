@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
         ),
         (
             "resize_112_bilinear",
-            Box::new(|i: &Image| i.resize(112, 112, Filter::Bilinear).unwrap()),
+            Box::new(|i: &Image| i.resize(112, 112, ResizeFilter::Bilinear).unwrap()),
         ),
         (
             "gaussian_blur_5",

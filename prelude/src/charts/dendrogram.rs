@@ -2,7 +2,7 @@
 
 use super::{chart_bundle, plot_error, short_number, PALETTE};
 use crate::display::{MimeBundle, Render};
-use crate::models::Merge;
+use crate::models::{AgglomerativeClustering, Merge};
 use anyhow::{bail, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -251,5 +251,31 @@ impl Render for Dendrogram {
                 top.join(", ")
             ),
         )
+    }
+}
+
+// The chart of a fitted clustering lives with the chart, so that models never import charts.
+impl AgglomerativeClustering {
+    /// The merge tree as a chart: the last `leaves` clusters as leaves (scipy's `lastp`
+    /// truncation, leaf labels are sample counts), coloured by the current cut.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::features(&load_iris()).unwrap();
+    /// let mut model = AgglomerativeClustering::new(3);
+    /// model.fit(&x).unwrap();
+    /// let svg = model.dendrogram(20).unwrap().to_svg().unwrap();
+    /// assert!(svg.contains("Dendrogram") && svg.contains("<polyline"));
+    /// ```
+    pub fn dendrogram(&self, leaves: usize) -> Result<Dendrogram> {
+        if self.merges().is_empty() {
+            bail!("the clustering is not fitted yet (or has one sample); call fit(&x) first");
+        }
+        Ok(Dendrogram::new(
+            &format!("Dendrogram ({:?} linkage)", self.linkage),
+            self.merges(),
+        )?
+        .leaves(leaves)
+        .clusters(self.n_clusters))
     }
 }

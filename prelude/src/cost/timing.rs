@@ -4,7 +4,7 @@
 use crate::data::DataLoader;
 use crate::display::{html_escape, MimeBundle, Render};
 use crate::nn::Network;
-use crate::train::Fit;
+use crate::train::FitReport;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor};
 use std::time::Instant;
@@ -163,7 +163,7 @@ impl TrainingTime {
     /// assert_eq!(time.epochs, 2);
     /// assert!(time.seconds > 0.0 && time.samples_per_second > 0.0);
     /// ```
-    pub fn of(fit: &Fit, train: &DataLoader, device: &Device) -> TrainingTime {
+    pub fn of(fit: &FitReport, train: &DataLoader, device: &Device) -> TrainingTime {
         let epochs = fit.history.epochs.len();
         let seconds = fit.history.seconds();
         TrainingTime {

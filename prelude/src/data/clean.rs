@@ -2,13 +2,12 @@
 //!
 //! What needs no statistics (dropping rows, forward fill, a constant) works on any frame.
 //! What learns from the data (mean or median fills, outlier bounds) is fitted on training rows
-//! only: [`Imputer`](super::Imputer) and [`OutlierClipper`] are transformers, and
+//! only: [`Imputer`](super::Imputer) and [`OutlierClipper`](super::OutlierClipper) are transformers, and
 //! [`remove_outliers`] takes a [`TrainFrame`] (test rows are never dropped for being unusual).
 
 use super::columns::{column, f64_options, is_numeric, owned, require, set_column, string_options};
 use super::split::TrainFrame;
-use super::transform::{mean, quantile_sorted, sorted, Transformer};
-use crate::display::{html_escape, MimeBundle, Render};
+use super::stats::{mean, quantile_sorted, sorted};
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -309,7 +308,11 @@ impl OutlierRule {
     }
 }
 
-fn bounds_of(frame: &DataFrame, columns: &[String], rule: OutlierRule) -> Result<Vec<(f64, f64)>> {
+pub(crate) fn bounds_of(
+    frame: &DataFrame,
+    columns: &[String],
+    rule: OutlierRule,
+) -> Result<Vec<(f64, f64)>> {
     columns
         .iter()
         .map(|name| {
@@ -378,86 +381,6 @@ fn remove_outliers_named(
     let mask = outlier_mask_named(train, columns, rule)?;
     let keep: BooleanChunked = mask.iter().map(|&m| Some(!m)).collect();
     Ok(TrainFrame::derived(train.filter(&keep)?))
-}
-
-/// Clips values to bounds learned from the training rows (winsorising).
-///
-/// ```
-/// use trainbook::prelude::*;
-/// let train = TrainFrame::assume_training(df!("x" => [1.0, 2.0, 3.0, 2.0, 100.0]).unwrap());
-/// let mut clipper = OutlierClipper::new(&["x"], OutlierRule::Iqr(1.5));
-/// let clipped = clipper.fit_transform(&train).unwrap();
-/// assert_eq!(clipped.column("x").unwrap().f64().unwrap().get(4), Some(4.5));
-/// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OutlierClipper {
-    pub columns: Vec<String>,
-    pub rule: OutlierRule,
-    /// Fitted (low, high) per column.
-    #[serde(with = "super::exact")]
-    pub bounds: Vec<(f64, f64)>,
-}
-
-impl OutlierClipper {
-    /// A clipper for the named columns (fit learns the bounds).
-    ///
-    /// ```
-    /// use trainbook::prelude::*;
-    /// assert!(OutlierClipper::new(&["x"], OutlierRule::ZScore(3.0)).bounds.is_empty());
-    /// ```
-    pub fn new(columns: &[impl AsRef<str>], rule: OutlierRule) -> OutlierClipper {
-        OutlierClipper {
-            columns: owned(columns),
-            rule,
-            bounds: vec![],
-        }
-    }
-}
-
-impl Transformer for OutlierClipper {
-    fn fit(&mut self, train: &TrainFrame) -> Result<()> {
-        self.bounds = bounds_of(train, &self.columns, self.rule)?;
-        Ok(())
-    }
-    fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.bounds.len() != self.columns.len() {
-            bail!(
-                "OutlierClipper is not fitted yet; call fit(&split.train) (or fit_transform) first"
-            );
-        }
-        require(frame, &self.columns)?;
-        let mut out = frame.clone();
-        for (name, &(lo, hi)) in self.columns.iter().zip(&self.bounds) {
-            let values: Float64Chunked = f64_options(frame, name)?
-                .into_iter()
-                .map(|v| v.map(|x| x.clamp(lo, hi)))
-                .collect();
-            set_column(
-                &mut out,
-                values.with_name(name.as_str().into()).into_column(),
-            )?;
-        }
-        Ok(out)
-    }
-    fn name(&self) -> &'static str {
-        "OutlierClipper"
-    }
-}
-
-impl Render for OutlierClipper {
-    fn mime_bundle(&self) -> MimeBundle {
-        let mut html = format!("<h4>OutlierClipper ({:?})</h4><table><tr><th>column</th><th>low</th><th>high</th></tr>", self.rule);
-        let mut text = format!("OutlierClipper ({:?})\n", self.rule);
-        for (c, (lo, hi)) in self.columns.iter().zip(&self.bounds) {
-            html += &format!(
-                "<tr><td>{}</td><td>{lo:.6}</td><td>{hi:.6}</td></tr>",
-                html_escape(c)
-            );
-            text += &format!("{c}\t{lo:.6}\t{hi:.6}\n");
-        }
-        html += "</table>";
-        MimeBundle::text(text).with("text/html", html)
-    }
 }
 
 /// Columns converted to other types; a value that does not convert is an error naming the

@@ -183,3 +183,35 @@ pub(crate) fn take_rows(frame: &DataFrame, rows: &[usize]) -> Result<DataFrame> 
     let idx = IdxCa::from_vec("idx".into(), rows.iter().map(|&i| i as IdxSize).collect());
     Ok(frame.take(&idx)?)
 }
+/// stay missing (null stays null, NaN stays NaN). Runs on polars' buffers directly: this is
+/// the hot loop of every scaler.
+pub(crate) fn map_columns(
+    frame: &DataFrame,
+    columns: &[String],
+    f: impl Fn(usize, f64) -> f64,
+) -> Result<DataFrame> {
+    require(frame, columns)?;
+    let mut out = frame.clone();
+    for (i, name) in columns.iter().enumerate() {
+        let values = float_column(frame, name)?;
+        let mapped = values.f64()?.apply_values(|x| f(i, x));
+        set_column(
+            &mut out,
+            mapped.with_name(name.as_str().into()).into_column(),
+        )?;
+    }
+    Ok(out)
+}
+
+/// A numeric column cast to Float64 (a cheap clone when it already is).
+pub(crate) fn float_column(frame: &DataFrame, name: &str) -> Result<Column> {
+    let col = column(frame, name)?;
+    if !is_numeric(col.dtype()) {
+        bail!(
+            "column {name:?} is {}, not numeric; encode it (OneHotEncoder, OrdinalEncoder) or \
+             cast it (cast_columns) first",
+            col.dtype()
+        );
+    }
+    Ok(col.cast(&DataType::Float64)?)
+}

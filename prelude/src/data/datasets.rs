@@ -2,13 +2,14 @@
 //! (no network). `prelude/data/export_sklearn_datasets.py` wrote the CSV files.
 
 use crate::display::{html_escape, MimeBundle, Render};
+use crate::vision::{Image, ImageSet};
 use anyhow::{bail, Context, Result};
 use polars::prelude::{CsvReadOptions, DataFrame, DataType, SerReader};
 use std::io::Cursor;
 
 /// What a dataset's target is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Task {
+pub enum TargetKind {
     /// `target` holds class indices 0..k, named by `target_names`.
     Classification,
     /// `target` holds real values.
@@ -24,7 +25,7 @@ pub struct Dataset {
     pub feature_names: Vec<String>,
     /// Class names for classification (`target_names[k]` names class k); empty for regression.
     pub target_names: Vec<String>,
-    pub task: Task,
+    pub task: TargetKind,
     pub description: &'static str,
 }
 
@@ -32,7 +33,7 @@ fn load(
     name: &'static str,
     csv: &'static str,
     target_names: &[&str],
-    task: Task,
+    task: TargetKind,
     description: &'static str,
 ) -> Dataset {
     let frame = CsvReadOptions::default()
@@ -69,7 +70,7 @@ pub fn load_iris() -> Dataset {
         "iris",
         include_str!("../../data/iris.csv"),
         &["setosa", "versicolor", "virginica"],
-        Task::Classification,
+        TargetKind::Classification,
         "Fisher's iris flowers: sepal and petal length and width of 3 species, 50 each.",
     )
 }
@@ -85,7 +86,7 @@ pub fn load_wine() -> Dataset {
         "wine",
         include_str!("../../data/wine.csv"),
         &["class_0", "class_1", "class_2"],
-        Task::Classification,
+        TargetKind::Classification,
         "UCI wine recognition: chemical analysis of wines from three cultivars in Italy.",
     )
 }
@@ -102,7 +103,7 @@ pub fn load_breast_cancer() -> Dataset {
         "breast_cancer",
         include_str!("../../data/breast_cancer.csv"),
         &["malignant", "benign"],
-        Task::Classification,
+        TargetKind::Classification,
         "UCI breast cancer Wisconsin (diagnostic): cell nuclei features from biopsy images.",
     )
 }
@@ -119,7 +120,7 @@ pub fn load_digits() -> Dataset {
         "digits",
         include_str!("../../data/digits.csv"),
         &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
-        Task::Classification,
+        TargetKind::Classification,
         "UCI optical recognition of handwritten digits: 8x8 images of 4-bit pixel counts.",
     )
 }
@@ -136,7 +137,7 @@ pub fn load_diabetes() -> Dataset {
         "diabetes",
         include_str!("../../data/diabetes.csv"),
         &[],
-        Task::Regression,
+        TargetKind::Regression,
         "Efron et al. diabetes data: age, sex, BMI, blood pressure and six blood serum measures.",
     )
 }
@@ -185,7 +186,7 @@ impl Dataset {
     /// assert_eq!((y[0], y[149]), (0, 2));
     /// ```
     pub fn y_classes(&self) -> Result<Vec<usize>> {
-        if self.task != Task::Classification {
+        if self.task != TargetKind::Classification {
             bail!(
                 "{} is a regression dataset; use y_values() for its real-valued target",
                 self.name
@@ -233,8 +234,8 @@ impl Render for Dataset {
             rows,
             self.feature_names.len(),
             match self.task {
-                Task::Classification => format!("{} classes", self.target_names.len()),
-                Task::Regression => "regression".to_string(),
+                TargetKind::Classification => format!("{} classes", self.target_names.len()),
+                TargetKind::Regression => "regression".to_string(),
             },
             html_escape(self.description)
         );
@@ -247,5 +248,31 @@ impl Render for Dataset {
             self.frame.head(Some(5))
         ))
         .with("text/html", html)
+    }
+}
+
+/// The digits of [`load_digits`] as 8x8 gray images (ink white,
+/// 0..255), labelled 0–9.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let digits = load_digits_images();
+/// assert_eq!((digits.images[0].width(), digits.images[0].channels(), digits.labels[0]), (8, 1, 0));
+/// ```
+pub fn load_digits_images() -> ImageSet {
+    let digits = load_digits();
+    let labels = digits
+        .y_classes()
+        .expect("the shipped digits have class labels");
+    let images = digits
+        .x()
+        .expect("the shipped digits are numeric")
+        .iter()
+        .map(|row| Image::from_digit_row(row))
+        .collect();
+    ImageSet {
+        images,
+        labels,
+        classes: digits.target_names.clone(),
     }
 }

@@ -2,7 +2,7 @@
 //! generators (same algorithms, our seeded RNG, so the same shapes but not the same numbers),
 //! a labelled text set and a user–item ratings set.
 
-use super::datasets::{Dataset, Task};
+use super::datasets::{Dataset, TargetKind};
 use crate::random::Rng;
 use anyhow::{bail, Result};
 use polars::prelude::*;
@@ -35,9 +35,9 @@ fn dataset(
         feature_names,
         target_names: (0..classes).map(|c| c.to_string()).collect(),
         task: if classes > 0 {
-            Task::Classification
+            TargetKind::Classification
         } else {
-            Task::Regression
+            TargetKind::Regression
         },
         description,
     }

@@ -2,7 +2,7 @@
 //! class balance. Each returns a DataFrame, so it shows as an HTML table in the kernel.
 
 use super::columns::{column, f64_options, is_numeric};
-use super::transform::{quantile_sorted, sorted};
+use super::stats::{quantile_sorted, sorted};
 use anyhow::Result;
 use polars::prelude::*;
 

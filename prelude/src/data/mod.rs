@@ -11,17 +11,19 @@ mod inspect;
 mod io;
 mod loader;
 mod split;
+mod stats;
 mod table;
 mod transform;
 
 pub use clean::{
     cast_columns, drop_duplicates, drop_nulls, drop_nulls_in, duplicate_count, fill_nulls,
-    outlier_mask, remove_outliers, Fill, OutlierClipper, OutlierRule,
+    outlier_mask, remove_outliers, Fill, OutlierRule,
 };
 pub(crate) use columns::{f64_values as column_values, owned as owned_names};
 pub use columns::{numeric_columns, string_columns, text_values};
 pub use datasets::{
-    load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, Dataset, Task,
+    load_breast_cancer, load_diabetes, load_digits, load_digits_images, load_iris, load_wine,
+    Dataset, TargetKind,
 };
 pub use generators::{
     make_blobs, make_classification, make_moons, make_ratings, make_regression, make_reviews,
@@ -32,11 +34,12 @@ pub use inspect::{class_balance, describe, null_counts};
 pub use io::{read_csv, read_json, read_parquet, write_csv, write_parquet, Csv};
 pub use loader::{frame_to_tensor, labels_to_tensor, values_to_tensor, Batches, DataLoader};
 pub use split::{
-    stratified_split, train_test_split, Fold, KFold, Split, StratifiedKFold, TestFrame, TrainFrame,
-    TrainTestSplit,
+    stratified_split, train_test_split, Fold, KFold, StratifiedKFold, TestFrame, TrainFrame,
+    TrainTestFrames, TrainTestSplit,
 };
 pub use table::{frame_to_html, Table};
 pub use transform::{
     FillValue, HandleUnknown, ImputeStrategy, Imputer, MinMaxScaler, OneHotEncoder, OrdinalEncoder,
-    Pipeline, PreparedFold, RobustScaler, StandardScaler, Step, Transformer,
+    OutlierClipper, Pipeline, PipelineStep, PreparedFold, RobustScaler, StandardScaler,
+    Transformer,
 };

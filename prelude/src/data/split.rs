@@ -89,14 +89,14 @@ impl Render for TestFrame {
 
 /// The two sides of a train/test split, with the original row numbers of each.
 #[derive(Clone, Debug)]
-pub struct Split {
+pub struct TrainTestFrames {
     pub train: TrainFrame,
     pub test: TestFrame,
     pub train_rows: Vec<usize>,
     pub test_rows: Vec<usize>,
 }
 
-impl Render for Split {
+impl Render for TrainTestFrames {
     fn mime_bundle(&self) -> MimeBundle {
         let text = format!(
             "Split: {} training rows, {} test rows",
@@ -207,13 +207,13 @@ impl TrainTestSplit {
     }
 
     /// Splits the frame.
-    pub fn split(&self, frame: &DataFrame) -> Result<Split> {
+    pub fn split(&self, frame: &DataFrame) -> Result<TrainTestFrames> {
         let labels = match &self.stratify {
             Some(column) => Some(label_strings(frame, column)?),
             None => None,
         };
         let (train_rows, test_rows) = self.split_rows(frame.height(), labels.as_deref())?;
-        Ok(Split {
+        Ok(TrainTestFrames {
             train: TrainFrame(take_rows(frame, &train_rows)?),
             test: TestFrame(take_rows(frame, &test_rows)?),
             train_rows,
@@ -229,7 +229,7 @@ impl TrainTestSplit {
 /// let split = train_test_split(&load_iris().frame, 0.2, 42).unwrap();
 /// assert_eq!((split.train.height(), split.test.height()), (120, 30));
 /// ```
-pub fn train_test_split(frame: &DataFrame, test_size: f64, seed: u64) -> Result<Split> {
+pub fn train_test_split(frame: &DataFrame, test_size: f64, seed: u64) -> Result<TrainTestFrames> {
     TrainTestSplit::new(test_size).seed(seed).split(frame)
 }
 
@@ -245,7 +245,7 @@ pub fn stratified_split(
     target: &str,
     test_size: f64,
     seed: u64,
-) -> Result<Split> {
+) -> Result<TrainTestFrames> {
     TrainTestSplit::new(test_size)
         .seed(seed)
         .stratify(target)

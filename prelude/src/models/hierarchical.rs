@@ -3,7 +3,6 @@
 //! O(n²) time for the ward, complete, average and single linkages (scipy's `linkage`).
 
 use super::{Clusterer, Matrix};
-use crate::charts::Dendrogram;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 
@@ -120,29 +119,6 @@ impl AgglomerativeClustering {
                 *ids.entry(root(s)).or_insert(next)
             })
             .collect())
-    }
-
-    /// The merge tree as a chart: the last `leaves` clusters as leaves (scipy's `lastp`
-    /// truncation, leaf labels are sample counts), coloured by the current cut.
-    ///
-    /// ```
-    /// use trainbook::prelude::*;
-    /// let x = Matrix::features(&load_iris()).unwrap();
-    /// let mut model = AgglomerativeClustering::new(3);
-    /// model.fit(&x).unwrap();
-    /// let svg = model.dendrogram(20).unwrap().to_svg().unwrap();
-    /// assert!(svg.contains("Dendrogram") && svg.contains("<polyline"));
-    /// ```
-    pub fn dendrogram(&self, leaves: usize) -> Result<Dendrogram> {
-        if self.merges.is_empty() {
-            bail!("the clustering is not fitted yet (or has one sample); call fit(&x) first");
-        }
-        Ok(Dendrogram::new(
-            &format!("Dendrogram ({:?} linkage)", self.linkage),
-            &self.merges,
-        )?
-        .leaves(leaves)
-        .clusters(self.n_clusters))
     }
 }
 

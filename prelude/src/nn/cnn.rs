@@ -4,7 +4,7 @@
 use super::conv::Conv3x3;
 use super::layers::{flatten_batch, Dropout};
 use super::Linear;
-use super::{Head, LayerInfo, Network, Parameters, Summary};
+use super::{LayerInfo, Network, OutputHead, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
 use candle_nn::{BatchNorm, ModuleT};
@@ -31,7 +31,7 @@ enum LayerSpec {
 pub struct CnnConfig {
     input: [usize; 3],
     layers: Vec<LayerSpec>,
-    pub head: Head,
+    pub head: OutputHead,
     /// Batch normalisation after each convolution.
     pub batch_norm: bool,
     pub seed: u64,
@@ -45,7 +45,7 @@ impl CnnConfig {
         CnnConfig {
             input: *input,
             layers: Vec::new(),
-            head: Head::Classes(classes),
+            head: OutputHead::Classes(classes),
             batch_norm: false,
             seed: 0,
             device: super::default_device(),
@@ -269,7 +269,7 @@ impl Network for Cnn {
         &self.params
     }
 
-    fn head(&self) -> Head {
+    fn head(&self) -> OutputHead {
         self.config.head
     }
 

@@ -3,7 +3,7 @@
 
 use super::layers::{Activation, Dropout};
 use super::Linear;
-use super::{Head, LayerInfo, Network, Parameters, Summary};
+use super::{LayerInfo, Network, OutputHead, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, Module, Tensor};
 use candle_nn::{BatchNorm, ModuleT};
@@ -19,13 +19,13 @@ use candle_nn::{BatchNorm, ModuleT};
 ///     .batch_norm(true)
 ///     .seed(42);
 /// let model = Mlp::new(config).unwrap();
-/// assert_eq!(model.head(), Head::Classes(10));
+/// assert_eq!(model.head(), OutputHead::Classes(10));
 /// ```
 #[derive(Clone, Debug)]
 pub struct MlpConfig {
     pub inputs: usize,
     pub hidden: Vec<usize>,
-    pub head: Head,
+    pub head: OutputHead,
     pub activation: Activation,
     /// Dropout after each hidden layer (0 for none).
     pub dropout: f64,
@@ -37,7 +37,7 @@ pub struct MlpConfig {
 }
 
 impl MlpConfig {
-    fn with_head(inputs: usize, hidden: &[usize], head: Head) -> MlpConfig {
+    fn with_head(inputs: usize, hidden: &[usize], head: OutputHead) -> MlpConfig {
         MlpConfig {
             inputs,
             hidden: hidden.to_vec(),
@@ -52,37 +52,37 @@ impl MlpConfig {
 
     /// `classes` logits trained with cross-entropy.
     pub fn classifier(inputs: usize, hidden: &[usize], classes: usize) -> MlpConfig {
-        MlpConfig::with_head(inputs, hidden, Head::Classes(classes))
+        MlpConfig::with_head(inputs, hidden, OutputHead::Classes(classes))
     }
 
     /// One logit trained with binary cross-entropy.
     pub fn binary(inputs: usize, hidden: &[usize]) -> MlpConfig {
-        MlpConfig::with_head(inputs, hidden, Head::Binary)
+        MlpConfig::with_head(inputs, hidden, OutputHead::Binary)
     }
 
     /// `outputs` real values trained with mean squared error.
     pub fn regressor(inputs: usize, hidden: &[usize], outputs: usize) -> MlpConfig {
-        MlpConfig::with_head(inputs, hidden, Head::Regression(outputs))
+        MlpConfig::with_head(inputs, hidden, OutputHead::Regression(outputs))
     }
 
     /// Logistic regression: no hidden layer; binary for 2 classes, multinomial (softmax) above.
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// assert_eq!(Mlp::new(MlpConfig::logistic_regression(30, 2)).unwrap().head(), Head::Binary);
+    /// assert_eq!(Mlp::new(MlpConfig::logistic_regression(30, 2)).unwrap().head(), OutputHead::Binary);
     /// ```
     pub fn logistic_regression(inputs: usize, classes: usize) -> MlpConfig {
         let head = if classes == 2 {
-            Head::Binary
+            OutputHead::Binary
         } else {
-            Head::Classes(classes)
+            OutputHead::Classes(classes)
         };
         MlpConfig::with_head(inputs, &[], head)
     }
 
     /// Linear regression: no hidden layer, `outputs` values, mean squared error.
     pub fn linear_regression(inputs: usize, outputs: usize) -> MlpConfig {
-        MlpConfig::with_head(inputs, &[], Head::Regression(outputs))
+        MlpConfig::with_head(inputs, &[], OutputHead::Regression(outputs))
     }
 
     /// The activation after each hidden layer (ReLU by default).
@@ -148,7 +148,7 @@ impl Mlp {
         if let Some(i) = config.hidden.iter().position(|&h| h == 0) {
             bail!("hidden layer {i} has 0 units; every layer needs at least one");
         }
-        if let Head::Classes(k) = config.head {
+        if let OutputHead::Classes(k) = config.head {
             if k < 2 {
                 bail!("a classifier needs at least 2 classes, got {k}");
             }
@@ -226,7 +226,7 @@ impl Network for Mlp {
         &self.params
     }
 
-    fn head(&self) -> Head {
+    fn head(&self) -> OutputHead {
         self.config.head
     }
 
@@ -277,9 +277,9 @@ impl Network for Mlp {
             params: width * outputs + outputs,
         });
         let model = match (c.hidden.is_empty(), c.head) {
-            (true, Head::Regression(_)) => "Linear regression".to_string(),
+            (true, OutputHead::Regression(_)) => "Linear regression".to_string(),
             (true, _) => "Logistic regression".to_string(),
-            (false, Head::Regression(_)) => "MLP regressor".to_string(),
+            (false, OutputHead::Regression(_)) => "MLP regressor".to_string(),
             (false, _) => "MLP classifier".to_string(),
         };
         Summary {

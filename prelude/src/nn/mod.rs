@@ -1,7 +1,6 @@
 //! Neural networks on candle: the [`Network`] trait every model implements, and the models
 //! (one file each). Training lives in [`crate::train`].
 
-mod classifier;
 mod cnn;
 mod conv;
 mod cpu_ops;
@@ -14,7 +13,6 @@ mod rnn;
 mod summary;
 mod text;
 
-pub use classifier::NeuralClassifier;
 pub use cnn::{Cnn, CnnConfig};
 pub use conv::Conv3x3;
 pub use cpu_ops::{max_pool2, relu};
@@ -38,7 +36,7 @@ use polars::prelude::DataFrame;
 
 /// What a network's output means, which decides its default loss and what `predict` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Head {
+pub enum OutputHead {
     /// One logit per class (k >= 2), cross-entropy; `predict` gives the arg-max class.
     Classes(usize),
     /// One logit, binary cross-entropy; `predict` gives 1 when the probability is >= 0.5.
@@ -47,27 +45,27 @@ pub enum Head {
     Regression(usize),
 }
 
-impl Head {
+impl OutputHead {
     /// The width of the last layer.
     pub fn outputs(self) -> usize {
         match self {
-            Head::Classes(k) => k,
-            Head::Binary => 1,
-            Head::Regression(n) => n,
+            OutputHead::Classes(k) => k,
+            OutputHead::Binary => 1,
+            OutputHead::Regression(n) => n,
         }
     }
 
     /// True for the classification heads.
     pub fn is_classifier(self) -> bool {
-        !matches!(self, Head::Regression(_))
+        !matches!(self, OutputHead::Regression(_))
     }
 
     /// The number of classes a classification head predicts (2 for binary).
     pub fn classes(self) -> Option<usize> {
         match self {
-            Head::Classes(k) => Some(k),
-            Head::Binary => Some(2),
-            Head::Regression(_) => None,
+            OutputHead::Classes(k) => Some(k),
+            OutputHead::Binary => Some(2),
+            OutputHead::Regression(_) => None,
         }
     }
 }
@@ -82,7 +80,7 @@ pub trait Network: Send + Sync {
     /// Layers, output shapes and parameter counts.
     fn summary(&self) -> Summary;
     /// What the outputs mean.
-    fn head(&self) -> Head;
+    fn head(&self) -> OutputHead;
     /// The shape of one input sample (without the batch dimension).
     fn input_shape(&self) -> Vec<usize>;
     /// Sets every dropout layer's masks to their stream for `epoch` (see
@@ -124,12 +122,12 @@ pub trait Network: Send + Sync {
     fn predict_proba(&self, input: &Tensor) -> Result<Tensor> {
         let outputs = self.outputs(input)?;
         Ok(match self.head() {
-            Head::Classes(_) => candle_nn::ops::softmax(&outputs, D::Minus1)?,
-            Head::Binary => {
+            OutputHead::Classes(_) => candle_nn::ops::softmax(&outputs, D::Minus1)?,
+            OutputHead::Binary => {
                 let p = candle_nn::ops::sigmoid(&outputs.flatten_all()?)?.unsqueeze(1)?;
                 Tensor::cat(&[(1.0 - &p)?, p], 1)?
             }
-            Head::Regression(_) => {
+            OutputHead::Regression(_) => {
                 bail!("predict_proba needs a classifier; this model is a regressor (use predict_values)")
             }
         })
@@ -139,13 +137,13 @@ pub trait Network: Send + Sync {
     fn predict(&self, input: &Tensor) -> Result<Vec<usize>> {
         let outputs = self.outputs(input)?;
         let classes: Vec<u32> = match self.head() {
-            Head::Classes(_) => outputs.argmax(D::Minus1)?.to_vec1()?,
-            Head::Binary => outputs
+            OutputHead::Classes(_) => outputs.argmax(D::Minus1)?.to_vec1()?,
+            OutputHead::Binary => outputs
                 .flatten_all()?
                 .ge(0.0)?
                 .to_dtype(DType::U32)?
                 .to_vec1()?,
-            Head::Regression(_) => {
+            OutputHead::Regression(_) => {
                 bail!("predict gives classes; this model is a regressor (use predict_values)")
             }
         };

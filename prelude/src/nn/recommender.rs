@@ -3,7 +3,7 @@
 //! (n, 2) U32 batches of (user, item) and predict a rating; `recommend` ranks items.
 
 use super::Linear;
-use super::{Head, LayerInfo, Network, Parameters, Summary};
+use super::{LayerInfo, Network, OutputHead, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor, D};
 use candle_nn::Embedding;
@@ -279,8 +279,8 @@ impl Network for MatrixFactorization {
         &self.params
     }
 
-    fn head(&self) -> Head {
-        Head::Regression(1)
+    fn head(&self) -> OutputHead {
+        OutputHead::Regression(1)
     }
 
     fn input_shape(&self) -> Vec<usize> {
@@ -400,8 +400,8 @@ impl Network for TwoTower {
         &self.params
     }
 
-    fn head(&self) -> Head {
-        Head::Regression(1)
+    fn head(&self) -> OutputHead {
+        OutputHead::Regression(1)
     }
 
     fn input_shape(&self) -> Vec<usize> {

@@ -3,7 +3,7 @@
 
 use super::layers::Dropout;
 use super::Linear;
-use super::{Head, LayerInfo, Network, Parameters, Summary};
+use super::{LayerInfo, Network, OutputHead, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{Device, IndexOp, Module, Tensor};
 use candle_nn::rnn::{GRUConfig, LSTMConfig, GRU, LSTM, RNN};
@@ -32,7 +32,7 @@ pub struct RnnConfig {
     pub hidden: usize,
     pub layers: usize,
     pub cell: RnnCell,
-    pub head: Head,
+    pub head: OutputHead,
     /// Dropout between recurrent layers.
     pub dropout: f64,
     pub seed: u64,
@@ -40,7 +40,7 @@ pub struct RnnConfig {
 }
 
 impl RnnConfig {
-    fn with_head(steps: usize, features: usize, hidden: usize, head: Head) -> RnnConfig {
+    fn with_head(steps: usize, features: usize, hidden: usize, head: OutputHead) -> RnnConfig {
         RnnConfig {
             steps,
             features,
@@ -56,12 +56,12 @@ impl RnnConfig {
 
     /// An LSTM classifier of sequences of `steps` × `features` into `classes`.
     pub fn classifier(steps: usize, features: usize, hidden: usize, classes: usize) -> RnnConfig {
-        RnnConfig::with_head(steps, features, hidden, Head::Classes(classes))
+        RnnConfig::with_head(steps, features, hidden, OutputHead::Classes(classes))
     }
 
     /// An LSTM regressor of sequences onto `outputs` values.
     pub fn regressor(steps: usize, features: usize, hidden: usize, outputs: usize) -> RnnConfig {
-        RnnConfig::with_head(steps, features, hidden, Head::Regression(outputs))
+        RnnConfig::with_head(steps, features, hidden, OutputHead::Regression(outputs))
     }
 
     /// LSTM (default) or GRU.
@@ -203,7 +203,7 @@ impl Network for Rnn {
         &self.params
     }
 
-    fn head(&self) -> Head {
+    fn head(&self) -> OutputHead {
         self.config.head
     }
 

@@ -2,7 +2,7 @@
 //! and an embedding → LSTM → linear classifier over token ids.
 
 use super::Linear;
-use super::{Head, LayerInfo, Network, Parameters, Summary};
+use super::{LayerInfo, Network, OutputHead, Parameters, Summary};
 use anyhow::{bail, Result};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use candle_nn::rnn::{LSTMConfig, LSTM, RNN};
@@ -239,8 +239,8 @@ impl Network for TextClassifier {
         &self.params
     }
 
-    fn head(&self) -> Head {
-        Head::Classes(self.config.classes)
+    fn head(&self) -> OutputHead {
+        OutputHead::Classes(self.config.classes)
     }
 
     fn input_shape(&self) -> Vec<usize> {

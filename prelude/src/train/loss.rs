@@ -1,7 +1,7 @@
 //! Loss functions, with PyTorch's definitions and mean reduction: cross-entropy (class weights,
 //! label smoothing), binary cross-entropy on logits, MSE, MAE and the hinge loss of a linear SVM.
 
-use crate::nn::Head;
+use crate::nn::OutputHead;
 use anyhow::{bail, Result};
 use candle_core::{DType, Tensor, D};
 
@@ -86,23 +86,23 @@ impl Loss {
     }
 
     /// The usual loss for a head: cross-entropy, binary cross-entropy or MSE.
-    pub fn for_head(head: Head) -> Loss {
+    pub fn for_head(head: OutputHead) -> Loss {
         match head {
-            Head::Classes(_) => Loss::cross_entropy(),
-            Head::Binary => Loss::binary_cross_entropy(),
-            Head::Regression(_) => Loss::MeanSquaredError,
+            OutputHead::Classes(_) => Loss::cross_entropy(),
+            OutputHead::Binary => Loss::binary_cross_entropy(),
+            OutputHead::Regression(_) => Loss::MeanSquaredError,
         }
     }
 
     /// Checks that the loss fits the model's outputs, with an error that says what to change.
-    pub(crate) fn check(&self, head: Head) -> Result<()> {
+    pub(crate) fn check(&self, head: OutputHead) -> Result<()> {
         match (self, head) {
             (
                 Loss::CrossEntropy {
                     class_weights,
                     label_smoothing,
                 },
-                Head::Classes(k),
+                OutputHead::Classes(k),
             ) => {
                 if let Some(w) = class_weights {
                     if w.len() != k {
@@ -121,11 +121,11 @@ impl Loss {
                 "cross-entropy needs a model with one output per class; this one has a {head:?} \
                  head (use Loss::binary_cross_entropy for one logit, MSE for regression)"
             ),
-            (Loss::BinaryCrossEntropy { .. }, Head::Binary) => Ok(()),
+            (Loss::BinaryCrossEntropy { .. }, OutputHead::Binary) => Ok(()),
             (Loss::BinaryCrossEntropy { .. }, _) => {
                 bail!("binary cross-entropy needs a model with one logit (a binary head), not {head:?}")
             }
-            (Loss::Hinge, Head::Regression(_)) => bail!("the hinge loss needs a classifier"),
+            (Loss::Hinge, OutputHead::Regression(_)) => bail!("the hinge loss needs a classifier"),
             (Loss::MeanSquaredError | Loss::MeanAbsoluteError, h) if h.is_classifier() => bail!(
                 "MSE and MAE are regression losses; this model is a classifier (use cross-entropy)"
             ),

@@ -1,7 +1,10 @@
 //! Training candle models: optimizers, schedules, losses, the loop with its history, early
-//! stopping and checkpoints.
+//! stopping and checkpoints, and networks trained behind the models' `Classifier` interface
+//! (`NeuralClassifier`). Training stands above `nn` (the networks) and `models`; neither
+//! imports it.
 
 mod callbacks;
+mod classifier;
 mod history;
 mod live;
 mod loss;
@@ -11,10 +14,11 @@ mod schedule;
 mod trainer;
 
 pub use callbacks::{Checkpoints, EarlyStopping, Monitor};
+pub use classifier::NeuralClassifier;
 pub use history::{EpochRecord, History};
 pub use live::Progress;
 pub use loss::Loss;
 pub use lr_finder::{lr_finder, LrFinder};
 pub use optim::{Method, Optimizer, OptimizerState};
 pub use schedule::{PlateauState, Schedule};
-pub use trainer::{evaluate, Evaluation, Fit, StopReason, Trainer};
+pub use trainer::{evaluate, Evaluation, FitReport, StopReason, Trainer};

@@ -9,7 +9,7 @@ use super::optim::{Optimizer, OptimizerState};
 use super::schedule::{PlateauState, Schedule};
 use crate::data::DataLoader;
 use crate::display::{html_escape, MimeBundle, Render};
-use crate::nn::{save_tensors_atomically, Head, Network, Parameter};
+use crate::nn::{save_tensors_atomically, Network, OutputHead, Parameter};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ impl std::fmt::Display for StopReason {
 
 /// What `fit` returns: the history, why it ended, and the best epoch.
 #[derive(Clone, Debug)]
-pub struct Fit {
+pub struct FitReport {
     pub history: History,
     pub stopped: StopReason,
     /// The best epoch by the early-stopping (or else validation-loss) monitor.
@@ -103,7 +103,7 @@ pub struct Fit {
     best_weights: Option<HashMap<String, Tensor>>,
 }
 
-impl Fit {
+impl FitReport {
     /// Puts the best epoch's weights into `model` (kept when early stopping was on, also after
     /// an interrupt, which leaves the model as trained so far).
     pub fn restore_best(&self, model: &dyn Network) -> Result<()> {
@@ -126,7 +126,7 @@ impl Fit {
     }
 }
 
-impl Render for Fit {
+impl Render for FitReport {
     fn mime_bundle(&self) -> MimeBundle {
         let html = format!(
             "{}{}",
@@ -188,9 +188,9 @@ pub fn evaluate(model: &dyn Network, loader: &DataLoader, loss: &Loss) -> Result
     })
 }
 
-fn correct_count(outputs: &Tensor, targets: &Tensor, head: Head) -> Result<usize> {
+fn correct_count(outputs: &Tensor, targets: &Tensor, head: OutputHead) -> Result<usize> {
     let predicted = match head {
-        Head::Binary => outputs.flatten_all()?.ge(0.0)?.to_dtype(DType::U32)?,
+        OutputHead::Binary => outputs.flatten_all()?.ge(0.0)?.to_dtype(DType::U32)?,
         _ => outputs.argmax(D::Minus1)?,
     };
     let truth = targets.flatten_all()?.to_dtype(DType::U32)?;
@@ -314,7 +314,7 @@ impl Trainer {
         self
     }
 
-    fn loss_for(&self, head: Head) -> Loss {
+    fn loss_for(&self, head: OutputHead) -> Loss {
         self.loss.clone().unwrap_or_else(|| Loss::for_head(head))
     }
 
@@ -363,7 +363,7 @@ impl Trainer {
         model: &dyn Network,
         train: &DataLoader,
         validation: Option<&DataLoader>,
-    ) -> Result<Fit> {
+    ) -> Result<FitReport> {
         self.fit_with(model, train, validation, &mut |_| Ok(()))
     }
 
@@ -389,7 +389,7 @@ impl Trainer {
         train: &DataLoader,
         validation: Option<&DataLoader>,
         on_epoch: &mut dyn FnMut(&EpochRecord) -> Result<()>,
-    ) -> Result<Fit> {
+    ) -> Result<FitReport> {
         self.validate(model, train, validation)?;
         let head = model.head();
         let loss_fn = self.loss_for(head);
@@ -534,7 +534,7 @@ impl Trainer {
             }
         }
         let best_epoch = run.best_epoch.or_else(|| run.history.best_epoch());
-        let fit = Fit {
+        let fit = FitReport {
             history: run.history,
             stopped,
             best_epoch,

@@ -494,32 +494,6 @@ fn read_header(path: &Path) -> Result<(u32, u32)> {
         .context("the header is not a PNG, JPEG or BMP header")
 }
 
-/// The digits of [`load_digits`](crate::prelude::load_digits) as 8x8 gray images (ink white,
-/// 0..255), labelled 0–9.
-///
-/// ```
-/// use trainbook::prelude::*;
-/// let digits = load_digits_images();
-/// assert_eq!((digits.images[0].width(), digits.images[0].channels(), digits.labels[0]), (8, 1, 0));
-/// ```
-pub fn load_digits_images() -> ImageSet {
-    let digits = crate::data::load_digits();
-    let labels = digits
-        .y_classes()
-        .expect("the shipped digits have class labels");
-    let images = digits
-        .x()
-        .expect("the shipped digits are numeric")
-        .iter()
-        .map(|row| Image::from_digit_row(row))
-        .collect();
-    ImageSet {
-        images,
-        labels,
-        classes: digits.target_names.clone(),
-    }
-}
-
 /// The shipped folder of coloured shapes: 40 images of 32x32 per class (circle, square,
 /// triangle), written by [`make_shapes`]`(40, 32, 0)`.
 ///

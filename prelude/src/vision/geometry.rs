@@ -3,22 +3,10 @@
 //! `bench/augmentation.py` for the side-by-side with OpenCV and Pillow).
 
 use super::image::Image;
+use super::resample::{resample, ResizeFilter};
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-/// How [`Image::resize`] interpolates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Filter {
-    /// The nearest source pixel: fast, blocky; keeps label maps exact.
-    Nearest,
-    /// Linear (triangle) filter, widened when shrinking so no pixel is skipped (antialiased).
-    Bilinear,
-    /// Cubic filter (a = -0.5), antialiased: sharper than bilinear.
-    Bicubic,
-    /// Lanczos with 3 lobes, antialiased: the highest quality, the slowest.
-    Lanczos3,
-}
 
 /// How [`Image::pad`] fills the new border.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,20 +213,20 @@ impl Image {
     /// ```
     /// use trainbook::prelude::*;
     /// let image = Image::new(2, 1, 1, vec![0, 200]).unwrap();
-    /// assert_eq!(image.resize(4, 1, Filter::Nearest).unwrap().pixels(), &[0, 0, 200, 200]);
-    /// assert_eq!(image.resize(4, 1, Filter::Bilinear).unwrap().pixels(), &[0, 50, 150, 200]);
+    /// assert_eq!(image.resize(4, 1, ResizeFilter::Nearest).unwrap().pixels(), &[0, 0, 200, 200]);
+    /// assert_eq!(image.resize(4, 1, ResizeFilter::Bilinear).unwrap().pixels(), &[0, 50, 150, 200]);
     /// ```
-    pub fn resize(&self, width: usize, height: usize, filter: Filter) -> Result<Image> {
+    pub fn resize(&self, width: usize, height: usize, filter: ResizeFilter) -> Result<Image> {
         if width == 0 || height == 0 {
             bail!("resize: target size {width}x{height}; both sides must be at least 1");
         }
         if (width, height) == (self.width(), self.height()) {
             return Ok(self.clone());
         }
-        if filter == Filter::Nearest {
+        if filter == ResizeFilter::Nearest {
             return Ok(self.resize_nearest(width, height));
         }
-        Ok(super::resample::resample(self, width, height, filter))
+        Ok(resample(self, width, height, filter))
     }
 
     fn resize_nearest(&self, width: usize, height: usize) -> Image {

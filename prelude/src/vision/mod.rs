@@ -13,11 +13,10 @@ mod resample;
 mod tensor;
 mod transform;
 
-pub use dataset::{
-    load_digits_images, make_shapes, shapes_folder, BadFile, ImageFolder, ImageSet, OnBadFile,
-};
-pub use geometry::{Filter, Padding};
+pub use dataset::{make_shapes, shapes_folder, BadFile, ImageFolder, ImageSet, OnBadFile};
+pub use geometry::Padding;
 pub use grid::ImageGrid;
 pub use image::Image;
+pub use resample::ResizeFilter;
 pub use tensor::{images_to_tensor, Normalize};
 pub use transform::{Applied, Augment, Augmented, Transform};

@@ -2,21 +2,33 @@
 //! normalize_coeffs_8bpc, the 8-bit horizontal and vertical passes) so that `resize` matches
 //! Pillow exactly, antialiasing included.
 
-use super::geometry::Filter;
 use super::image::Image;
+
+/// How [`Image::resize`] interpolates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResizeFilter {
+    /// The nearest source pixel: fast, blocky; keeps label maps exact.
+    Nearest,
+    /// Linear (triangle) filter, widened when shrinking so no pixel is skipped (antialiased).
+    Bilinear,
+    /// Cubic filter (a = -0.5), antialiased: sharper than bilinear.
+    Bicubic,
+    /// Lanczos with 3 lobes, antialiased: the highest quality, the slowest.
+    Lanczos3,
+}
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
-fn support(filter: Filter) -> f64 {
+fn support(filter: ResizeFilter) -> f64 {
     match filter {
-        Filter::Nearest => 0.5,
-        Filter::Bilinear => 1.0,
-        Filter::Bicubic => 2.0,
-        Filter::Lanczos3 => 3.0,
+        ResizeFilter::Nearest => 0.5,
+        ResizeFilter::Bilinear => 1.0,
+        ResizeFilter::Bicubic => 2.0,
+        ResizeFilter::Lanczos3 => 3.0,
     }
 }
 
-fn weight(filter: Filter, x: f64) -> f64 {
+fn weight(filter: ResizeFilter, x: f64) -> f64 {
     let sinc = |x: f64| {
         if x == 0.0 {
             1.0
@@ -26,15 +38,15 @@ fn weight(filter: Filter, x: f64) -> f64 {
         }
     };
     match filter {
-        Filter::Nearest => {
+        ResizeFilter::Nearest => {
             if (-0.5..0.5).contains(&x) {
                 1.0
             } else {
                 0.0
             }
         }
-        Filter::Bilinear => (1.0 - x.abs()).max(0.0),
-        Filter::Bicubic => {
+        ResizeFilter::Bilinear => (1.0 - x.abs()).max(0.0),
+        ResizeFilter::Bicubic => {
             let a = -0.5;
             let x = x.abs();
             if x < 1.0 {
@@ -45,7 +57,7 @@ fn weight(filter: Filter, x: f64) -> f64 {
                 0.0
             }
         }
-        Filter::Lanczos3 => {
+        ResizeFilter::Lanczos3 => {
             if (-3.0..3.0).contains(&x) {
                 sinc(x) * sinc(x / 3.0)
             } else {
@@ -62,7 +74,7 @@ struct Coefficients {
     kernel_size: usize,
 }
 
-fn coefficients(in_size: usize, out_size: usize, filter: Filter) -> Coefficients {
+fn coefficients(in_size: usize, out_size: usize, filter: ResizeFilter) -> Coefficients {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
     let support = support(filter) * filter_scale;
@@ -111,7 +123,7 @@ fn clip8(value: i32) -> u8 {
     (value >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-pub(crate) fn resample(image: &Image, width: usize, height: usize, filter: Filter) -> Image {
+pub(crate) fn resample(image: &Image, width: usize, height: usize, filter: ResizeFilter) -> Image {
     let c = image.channels();
     let mut current = image.clone();
     if width != image.width() {

@@ -4,9 +4,10 @@
 //! (sample, epoch) pair on its own, so sample i at epoch e gets the same augmentation in any
 //! order, on any thread, in any run.
 
-use super::geometry::{center_offset, Filter, Padding};
+use super::geometry::{center_offset, Padding};
 use super::grid::ImageGrid;
 use super::image::Image;
+use super::resample::ResizeFilter;
 use crate::random::Rng;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -69,7 +70,7 @@ pub enum Transform {
     Resize {
         width: usize,
         height: usize,
-        filter: Filter,
+        filter: ResizeFilter,
     },
     /// torchvision's `RandomResizedCrop`: a crop with a random area fraction from `scale` and
     /// aspect ratio from `ratio` (log-uniform), resized to `width` × `height`.
@@ -78,7 +79,7 @@ pub enum Transform {
         height: usize,
         scale: (f64, f64),
         ratio: (f64, f64),
-        filter: Filter,
+        filter: ResizeFilter,
     },
     /// Brightness, contrast and saturation factors drawn from [1 - x, 1 + x], hue shift from
     /// [-hue, hue]; applied in a random order, as torchvision does. 0 turns one off.
@@ -159,7 +160,7 @@ impl Transform {
         Transform::Resize {
             width,
             height,
-            filter: Filter::Bilinear,
+            filter: ResizeFilter::Bilinear,
         }
     }
 
@@ -177,7 +178,7 @@ impl Transform {
             height,
             scale,
             ratio: (3.0 / 4.0, 4.0 / 3.0),
-            filter: Filter::Bilinear,
+            filter: ResizeFilter::Bilinear,
         }
     }
 
@@ -623,7 +624,7 @@ pub enum Applied {
     Resize {
         width: usize,
         height: usize,
-        filter: Filter,
+        filter: ResizeFilter,
     },
     ResizedCrop {
         x: usize,
@@ -632,7 +633,7 @@ pub enum Applied {
         crop_height: usize,
         width: usize,
         height: usize,
-        filter: Filter,
+        filter: ResizeFilter,
     },
     Brightness(f64),
     Contrast(f64),

@@ -2,11 +2,11 @@
 //! curves, scoring and tuning treat an MLP, a CNN, an LSTM or a text classifier like a random
 //! forest, on the same folds.
 
-use super::{Cnn, CnnConfig, Mlp, MlpConfig, Network, Rnn, RnnConfig};
-use super::{TextClassifier, TextClassifierConfig};
+use super::{Progress, Trainer};
 use crate::data::DataLoader;
 use crate::models::{Classifier, Matrix};
-use crate::train::{Progress, Trainer};
+use crate::nn::{Cnn, CnnConfig, Mlp, MlpConfig, Network, Rnn, RnnConfig};
+use crate::nn::{TextClassifier, TextClassifierConfig};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use std::sync::Arc;
@@ -163,7 +163,7 @@ impl NeuralClassifier {
         name: &str,
         build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
     ) -> NeuralClassifier {
-        NeuralClassifier::fixed(name, super::default_device(), 0, build)
+        NeuralClassifier::fixed(name, crate::nn::default_device(), 0, build)
     }
 
     /// The MLP's settings (activation, dropout, batch norm, seed); its input width and classes
@@ -252,7 +252,7 @@ impl NeuralClassifier {
             Architecture::Mlp(config) => {
                 let mut config = config.clone();
                 config.inputs = x.cols();
-                config.head = super::Head::Classes(classes);
+                config.head = crate::nn::OutputHead::Classes(classes);
                 Ok(Box::new(Mlp::new(config)?))
             }
             Architecture::Fixed {
@@ -262,9 +262,9 @@ impl NeuralClassifier {
             } => {
                 let network = build(device)?;
                 let predicts = match network.head() {
-                    super::Head::Classes(k) => k,
-                    super::Head::Binary => 2,
-                    super::Head::Regression(_) => {
+                    crate::nn::OutputHead::Classes(k) => k,
+                    crate::nn::OutputHead::Binary => 2,
+                    crate::nn::OutputHead::Regression(_) => {
                         bail!("the {name} is built as a regressor; build it with a classifier head")
                     }
                 };
