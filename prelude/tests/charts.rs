@@ -84,7 +84,7 @@ fn confusion_heatmaps_hold_counts_labels_and_stay_readable_at_many_classes() {
         .collect();
     let matrix = confusion_matrix(&truth, &predicted)
         .unwrap()
-        .with_names(&names);
+        .class_names(&names);
     let counts = matrix.heatmap(false).to_svg().unwrap();
     std::fs::write(
         std::env::temp_dir().join("trainbook-confusion.svg"),

@@ -117,7 +117,7 @@ fn min_max_scaler_matches_sklearn() {
         &COLS,
         1e-12,
     );
-    let mut ranged = MinMaxScaler::new(&COLS).with_range(-1.0, 2.0).unwrap();
+    let mut ranged = MinMaxScaler::new(&COLS).feature_range(-1.0, 2.0).unwrap();
     ranged.fit(&train_x()).unwrap();
     assert_frame_matches(
         &ranged.transform(&test_x()).unwrap(),
@@ -126,7 +126,7 @@ fn min_max_scaler_matches_sklearn() {
         1e-12,
     );
     let err = MinMaxScaler::new(&COLS)
-        .with_range(1.0, 1.0)
+        .feature_range(1.0, 1.0)
         .unwrap_err()
         .to_string();
     assert!(err.contains("low < high"), "{err}");
@@ -189,7 +189,7 @@ fn imputer_matches_sklearn() {
     }
     // Constant fill with indicators: scikit-learn appends indicators for the columns that had
     // missing values in training (here a, b, d), after the features.
-    let mut imputer = Imputer::new(&COLS, ImputeStrategy::Constant(-1.0)).with_indicator();
+    let mut imputer = Imputer::new(&COLS, ImputeStrategy::Constant(-1.0)).add_indicator();
     let out = imputer
         .fit(&train_x())
         .and_then(|_| imputer.transform(&test_x()))
@@ -610,7 +610,7 @@ fn folds_match_sklearn() {
     let digits = load_digits();
     let y = digits.y_classes().unwrap();
     let folds = StratifiedKFold::new(5)
-        .shuffled(0)
+        .shuffle(0)
         .split(&digits.frame, "target")
         .unwrap();
     let counts: Vec<Vec<u64>> = folds
@@ -637,7 +637,7 @@ fn pipeline_refits_inside_each_fold() {
     let iris = load_iris();
     let features = iris.feature_names.clone();
     let pipeline = Pipeline::new().then(StandardScaler::new(&features));
-    let folds = KFold::new(5).shuffled(3).split(&iris.frame).unwrap();
+    let folds = KFold::new(5).shuffle(3).split(&iris.frame).unwrap();
     let prepared = pipeline.fit_folds(&folds).unwrap();
     for (fold, prep) in folds.iter().zip(&prepared) {
         // Each fold's scaler saw only that fold's training rows.

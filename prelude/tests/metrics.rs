@@ -384,7 +384,7 @@ fn report_and_confusion_matrix_display() {
         html.contains("&lt;bird&gt;") && html.contains("<td>0.800</td>"),
         "{html}"
     );
-    let cm = confusion_matrix(&y, &p).unwrap().with_names(&names);
+    let cm = confusion_matrix(&y, &p).unwrap().class_names(&names);
     let html = trainbook::display::Render::mime_bundle(&cm).data["text/html"].to_string();
     assert!(
         html.contains("<th>dog</th><td>0</td><td>2</td><td>0</td>"),

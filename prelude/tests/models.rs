@@ -32,7 +32,7 @@ fn kmeans_on_digits_matches_sklearn_quality() {
         let mut kmeans = KMeans::new(10).seed(seed);
         let labels = kmeans.fit_predict(&x).unwrap();
         aris.push(adjusted_rand_score(&y, &labels).unwrap());
-        inertias.push(kmeans.inertia);
+        inertias.push(kmeans.inertia().unwrap());
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let sk_ari = mean(&floats(&fx["kmeans_digits"]["ari"]));

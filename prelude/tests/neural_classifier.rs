@@ -73,7 +73,7 @@ fn data_that_does_not_fit_the_network_is_refused_with_the_fix() {
     let texts: Vec<String> = ["good film", "bad film", "good plot", "bad plot"]
         .map(String::from)
         .to_vec();
-    let tokenizer = Tokenizer::fit(&texts, 100, 4);
+    let tokenizer = Tokenizer::from_texts(&texts, 100, 4);
     let mut text =
         NeuralClassifier::text(TextClassifierConfig::new(&tokenizer, 2).device(&Device::Cpu));
     let ids = Matrix::new(4, 4, vec![0.5; 16]).unwrap();

@@ -124,17 +124,17 @@ fn losses_match_pytorch() {
         ("cross_entropy", Loss::cross_entropy()),
         (
             "cross_entropy_weighted",
-            Loss::cross_entropy().with_class_weights(&weights),
+            Loss::cross_entropy().class_weights(&weights),
         ),
         (
             "cross_entropy_smoothed",
-            Loss::cross_entropy().with_label_smoothing(0.1),
+            Loss::cross_entropy().label_smoothing(0.1),
         ),
         (
             "cross_entropy_weighted_smoothed",
             Loss::cross_entropy()
-                .with_class_weights(&weights)
-                .with_label_smoothing(0.1),
+                .class_weights(&weights)
+                .label_smoothing(0.1),
         ),
         ("hinge", Loss::Hinge),
     ];
@@ -966,7 +966,7 @@ fn text_classifier_reads_negation_that_word_counts_miss() {
             .collect()
     };
     let (train_texts, test_texts) = (texts(&split.train), texts(&split.test));
-    let tokenizer = Tokenizer::fit(&train_texts, 500, 12);
+    let tokenizer = Tokenizer::from_texts(&train_texts, 500, 12);
     let labels = |frame: &DataFrame| labels_to_tensor(frame, "target", &Device::Cpu).unwrap();
     let loader = DataLoader::new(
         tokenizer.encode_all(&train_texts, &Device::Cpu).unwrap(),

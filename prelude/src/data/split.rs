@@ -113,7 +113,7 @@ impl Render for TrainTestFrames {
 /// ```
 /// use trainbook::prelude::*;
 /// let iris = load_iris();
-/// let split = TrainTestSplit::new(0.25).stratify("target").seed(1).split(&iris.frame).unwrap();
+/// let split = TrainTestSplit::new(0.25).stratify("target").shuffle(1).split(&iris.frame).unwrap();
 /// assert_eq!((split.train.height(), split.test.height()), (112, 38));
 /// ```
 #[derive(Clone, Debug)]
@@ -135,19 +135,28 @@ impl TrainTestSplit {
         }
     }
 
-    /// The shuffle's seed (0 by default).
+    /// Shuffles the rows with `seed` before cutting (the default, with seed 0); the same seed
+    /// gives the same split. Spelled as on [`KFold`], [`StratifiedKFold`] and `DataLoader`.
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let a = TrainTestSplit::new(0.5).seed(1).split_rows(10, None).unwrap();
-    /// assert_eq!(a, TrainTestSplit::new(0.5).seed(1).split_rows(10, None).unwrap());
+    /// let a = TrainTestSplit::new(0.5).shuffle(1).split_rows(10, None).unwrap();
+    /// assert_eq!(a, TrainTestSplit::new(0.5).shuffle(1).split_rows(10, None).unwrap());
+    /// assert_ne!(a, TrainTestSplit::new(0.5).shuffle(2).split_rows(10, None).unwrap());
     /// ```
-    pub fn seed(mut self, seed: u64) -> Self {
+    pub fn shuffle(mut self, seed: u64) -> Self {
+        self.shuffle = true;
         self.seed = seed;
         self
     }
 
     /// Keeps the row order: the first rows train, the last test (for time series).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let (train, test) = TrainTestSplit::new(0.2).no_shuffle().split_rows(5, None).unwrap();
+    /// assert_eq!((train, test), (vec![0, 1, 2, 3], vec![4]));
+    /// ```
     pub fn no_shuffle(mut self) -> Self {
         self.shuffle = false;
         self
@@ -230,7 +239,7 @@ impl TrainTestSplit {
 /// assert_eq!((split.train.height(), split.test.height()), (120, 30));
 /// ```
 pub fn train_test_split(frame: &DataFrame, test_size: f64, seed: u64) -> Result<TrainTestFrames> {
-    TrainTestSplit::new(test_size).seed(seed).split(frame)
+    TrainTestSplit::new(test_size).shuffle(seed).split(frame)
 }
 
 /// A shuffled split that keeps each class's share of `target` on both sides.
@@ -247,7 +256,7 @@ pub fn stratified_split(
     seed: u64,
 ) -> Result<TrainTestFrames> {
     TrainTestSplit::new(test_size)
-        .seed(seed)
+        .shuffle(seed)
         .stratify(target)
         .split(frame)
 }
@@ -422,8 +431,15 @@ impl KFold {
         }
     }
 
-    /// Shuffles the rows with `seed` before cutting folds.
-    pub fn shuffled(mut self, seed: u64) -> KFold {
+    /// Shuffles the rows with `seed` before cutting folds (the default keeps row order, as
+    /// scikit-learn's).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let folds = KFold::new(2).shuffle(0).split_rows(6).unwrap();
+    /// assert_ne!(folds[0].1, vec![0, 1, 2]);
+    /// ```
+    pub fn shuffle(mut self, seed: u64) -> KFold {
         self.shuffle = true;
         self.seed = seed;
         self
@@ -489,8 +505,15 @@ impl StratifiedKFold {
         }
     }
 
-    /// Shuffles each class's fold assignment with `seed`.
-    pub fn shuffled(mut self, seed: u64) -> StratifiedKFold {
+    /// Shuffles each class's fold assignment with `seed` (the default keeps row order).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let labels: Vec<String> = ["a", "b"].repeat(5).iter().map(|s| s.to_string()).collect();
+    /// let folds = StratifiedKFold::new(5).shuffle(3).split_rows(&labels).unwrap();
+    /// assert_eq!(folds.len(), 5);
+    /// ```
+    pub fn shuffle(mut self, seed: u64) -> StratifiedKFold {
         self.shuffle = true;
         self.seed = seed;
         self

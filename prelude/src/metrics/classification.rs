@@ -124,10 +124,10 @@ impl ConfusionMatrix {
     ///
     /// ```
     /// use trainbook::metrics::confusion_matrix;
-    /// let m = confusion_matrix(&[0, 1], &[0, 1]).unwrap().with_names(&["cat".into(), "dog".into()]);
+    /// let m = confusion_matrix(&[0, 1], &[0, 1]).unwrap().class_names(&["cat".into(), "dog".into()]);
     /// assert_eq!(m.label_name(1), "dog");
     /// ```
-    pub fn with_names(mut self, names: &[String]) -> ConfusionMatrix {
+    pub fn class_names(mut self, names: &[String]) -> ConfusionMatrix {
         self.names = Some(names.to_vec());
         self
     }

@@ -24,12 +24,19 @@ pub struct Dbscan {
     pub eps: f64,
     pub min_samples: usize,
     /// Fitted: the label of each training sample (-1 for noise).
-    pub labels: Vec<i64>,
+    labels: Vec<i64>,
     /// Fitted: which samples are core samples.
-    pub core: Vec<bool>,
+    core: Vec<bool>,
 }
 
 impl Dbscan {
+    /// Neighbourhoods of radius `eps`; a core sample has `min_samples` within it (itself
+    /// included).
+    ///
+    /// ```
+    /// let dbscan = trainbook::prelude::Dbscan::new(0.3, 5);
+    /// assert_eq!((dbscan.eps, dbscan.min_samples), (0.3, 5));
+    /// ```
     pub fn new(eps: f64, min_samples: usize) -> Dbscan {
         Dbscan {
             eps,
@@ -46,7 +53,7 @@ impl Dbscan {
     /// let x = Matrix::from_rows(&[vec![0.0], vec![0.1], vec![5.0], vec![5.1], vec![20.0]]).unwrap();
     /// let mut dbscan = Dbscan::new(0.5, 2);
     /// dbscan.fit(&x).unwrap();
-    /// assert_eq!((dbscan.n_clusters(), dbscan.labels[4]), (2, -1));
+    /// assert_eq!((dbscan.n_clusters(), dbscan.labels().unwrap()[4]), (2, -1));
     /// ```
     pub fn n_clusters(&self) -> usize {
         self.labels
@@ -54,6 +61,38 @@ impl Dbscan {
             .copied()
             .max()
             .map_or(0, |m| (m + 1).max(0) as usize)
+    }
+
+    /// The cluster of each training sample, -1 for noise (scikit-learn's `labels_`); an error
+    /// before `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::from_rows(&[vec![0.0], vec![0.1], vec![9.0]]).unwrap();
+    /// let mut dbscan = Dbscan::new(0.5, 2);
+    /// assert!(dbscan.labels().is_err());
+    /// dbscan.fit(&x).unwrap();
+    /// assert_eq!(dbscan.labels().unwrap(), [0, 0, -1]);
+    /// ```
+    pub fn labels(&self) -> Result<&[i64]> {
+        if self.labels.is_empty() {
+            bail!("Dbscan is not fitted yet; call fit(&x) first");
+        }
+        Ok(&self.labels)
+    }
+
+    /// Whether each training sample is a core sample; an error before `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::from_rows(&[vec![0.0], vec![0.1], vec![0.2], vec![9.0]]).unwrap();
+    /// let mut dbscan = Dbscan::new(0.15, 2);
+    /// dbscan.fit(&x).unwrap();
+    /// assert_eq!(dbscan.core_samples().unwrap(), [true, true, true, false]);
+    /// ```
+    pub fn core_samples(&self) -> Result<&[bool]> {
+        self.labels()?;
+        Ok(&self.core)
     }
 }
 

@@ -30,11 +30,11 @@ pub struct KMeans {
     pub tol: f64,
     pub seed: u64,
     /// Fitted: one centre per row.
-    pub centers: Option<Matrix>,
+    centers: Option<Matrix>,
     /// Fitted: the sum of squared distances of samples to their centre.
-    pub inertia: f64,
+    inertia: f64,
     /// Fitted: Lloyd iterations of the kept run.
-    pub n_iter: usize,
+    n_iter: usize,
 }
 
 impl KMeans {
@@ -52,14 +52,77 @@ impl KMeans {
         }
     }
 
+    /// The seed of the k-means++ starts (0 by default); the same seed gives the same
+    /// clusters.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::features(&make_blobs(60, 3, 2, 2.0, 0).unwrap()).unwrap();
+    /// let a = KMeans::new(3).seed(7).fit_predict(&x).unwrap();
+    /// assert_eq!(a, KMeans::new(3).seed(7).fit_predict(&x).unwrap());
+    /// ```
     pub fn seed(mut self, seed: u64) -> KMeans {
         self.seed = seed;
         self
     }
 
+    /// The number of independent runs; the one with the lowest inertia is kept.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(KMeans::new(3).n_init(1).n_init, 1);
+    /// ```
     pub fn n_init(mut self, n_init: usize) -> KMeans {
         self.n_init = n_init;
         self
+    }
+
+    /// One centre per row, in cluster order (scikit-learn's `cluster_centers_`); an error
+    /// before `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::from_rows(&[vec![0.0], vec![2.0], vec![10.0], vec![12.0]]).unwrap();
+    /// let mut kmeans = KMeans::new(2);
+    /// assert!(kmeans.centers().is_err());
+    /// kmeans.fit(&x).unwrap();
+    /// let mut centers = kmeans.centers().unwrap().as_slice().to_vec();
+    /// centers.sort_by(f64::total_cmp);
+    /// assert_eq!(centers, [1.0, 11.0]);
+    /// ```
+    pub fn centers(&self) -> Result<&Matrix> {
+        self.centers
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("KMeans is not fitted yet; call fit(&x) first"))
+    }
+
+    /// The sum of squared distances of the training samples to their centre (scikit-learn's
+    /// `inertia_`); an error before `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::from_rows(&[vec![0.0], vec![2.0], vec![10.0], vec![12.0]]).unwrap();
+    /// let mut kmeans = KMeans::new(2);
+    /// kmeans.fit(&x).unwrap();
+    /// assert_eq!(kmeans.inertia().unwrap(), 4.0);
+    /// ```
+    pub fn inertia(&self) -> Result<f64> {
+        self.centers()?;
+        Ok(self.inertia)
+    }
+
+    /// The Lloyd iterations of the kept run (scikit-learn's `n_iter_`); an error before `fit`.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::from_rows(&[vec![0.0], vec![2.0], vec![10.0], vec![12.0]]).unwrap();
+    /// let mut kmeans = KMeans::new(2);
+    /// kmeans.fit(&x).unwrap();
+    /// assert!(kmeans.n_iter().unwrap() >= 1);
+    /// ```
+    pub fn n_iter(&self) -> Result<usize> {
+        self.centers()?;
+        Ok(self.n_iter)
     }
 
     /// The nearest centre of each row of `x` (after `fit`).

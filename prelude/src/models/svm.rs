@@ -85,7 +85,7 @@ struct Machine {
 impl Svc {
     /// RBF kernel, `gamma = "scale"`, C = 1.
     pub fn rbf() -> Svc {
-        Svc::with_kernel(SvmKernel::Rbf(Gamma::Scale))
+        Svc::new(SvmKernel::Rbf(Gamma::Scale))
     }
 
     /// Linear kernel, C = 1 (the exact hinge-loss SVM, as `SVC(kernel="linear")`).
@@ -98,11 +98,11 @@ impl Svc {
     /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.97);
     /// ```
     pub fn linear() -> Svc {
-        Svc::with_kernel(SvmKernel::Linear)
+        Svc::new(SvmKernel::Linear)
     }
 
     /// Any kernel, C = 1.
-    pub fn with_kernel(kernel: SvmKernel) -> Svc {
+    pub fn new(kernel: SvmKernel) -> Svc {
         Svc {
             c: 1.0,
             kernel,

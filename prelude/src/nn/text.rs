@@ -20,7 +20,7 @@ pub const UNKNOWN: u32 = 1;
 /// ```
 /// use trainbook::prelude::*;
 /// let texts = vec!["Great phone, great battery".to_string(), "Bad phone".to_string()];
-/// let tokenizer = Tokenizer::fit(&texts, 100, 4);
+/// let tokenizer = Tokenizer::from_texts(&texts, 100, 4);
 /// assert_eq!(tokenizer.vocabulary_size(), 2 + 4); // pad, unknown, great, phone, bad, battery
 /// assert_eq!(tokenizer.encode("bad battery!"), vec![0, 0, tokenizer.id("bad"), tokenizer.id("battery")]);
 /// assert_eq!(tokenizer.encode("awful")[3], 1); // unknown
@@ -44,7 +44,14 @@ impl Tokenizer {
 
     /// Learns a vocabulary of at most `max_words` words (most frequent first; ties
     /// alphabetical) from training texts; encodes to `length` ids.
-    pub fn fit(texts: &[String], max_words: usize, length: usize) -> Tokenizer {
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let texts = vec!["good film".to_string(), "bad film".to_string()];
+    /// let tokenizer = Tokenizer::from_texts(&texts, 10, 4);
+    /// assert_eq!(tokenizer.encode("good film"), tokenizer.encode("GOOD film!"));
+    /// ```
+    pub fn from_texts(texts: &[String], max_words: usize, length: usize) -> Tokenizer {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for text in texts {
             for word in Tokenizer::words(text) {
@@ -98,7 +105,7 @@ impl Tokenizer {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let tokenizer = Tokenizer::fit(&["a b c".to_string()], 10, 5);
+    /// let tokenizer = Tokenizer::from_texts(&["a b c".to_string()], 10, 5);
     /// let ids = tokenizer.encode_all(&["a b".to_string(), "c".to_string()], &Device::Cpu).unwrap();
     /// assert_eq!(ids.dims(), &[2, 5]);
     /// ```
@@ -113,7 +120,7 @@ impl Tokenizer {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let tokenizer = Tokenizer::fit(&["not bad".to_string(), "bad".to_string()], 10, 4);
+    /// let tokenizer = Tokenizer::from_texts(&["not bad".to_string(), "bad".to_string()], 10, 4);
     /// let bags = tokenizer.bag_of_words(&["bad not".to_string(), "not bad".to_string()], &Device::Cpu).unwrap();
     /// let rows = bags.to_vec2::<f32>().unwrap();
     /// assert_eq!(rows[0], rows[1]); // the order is gone
@@ -184,7 +191,7 @@ impl TextClassifierConfig {
 /// ```
 /// use trainbook::prelude::*;
 /// let texts = vec!["good".to_string(), "bad".to_string()];
-/// let tokenizer = Tokenizer::fit(&texts, 10, 3);
+/// let tokenizer = Tokenizer::from_texts(&texts, 10, 3);
 /// let model = TextClassifier::new(TextClassifierConfig::new(&tokenizer, 2).device(&Device::Cpu)).unwrap();
 /// let ids = tokenizer.encode_all(&texts, &Device::Cpu).unwrap();
 /// assert_eq!(model.predict(&ids).unwrap().len(), 2);

@@ -54,10 +54,10 @@ impl Loss {
     ///
     /// ```
     /// use trainbook::prelude::*;
-    /// let loss = Loss::cross_entropy().with_class_weights(&[1.0, 4.0]);
+    /// let loss = Loss::cross_entropy().class_weights(&[1.0, 4.0]);
     /// assert!(matches!(loss, Loss::CrossEntropy { class_weights: Some(_), .. }));
     /// ```
-    pub fn with_class_weights(self, weights: &[f64]) -> Loss {
+    pub fn class_weights(self, weights: &[f64]) -> Loss {
         match self {
             Loss::CrossEntropy {
                 label_smoothing, ..
@@ -75,7 +75,7 @@ impl Loss {
     }
 
     /// Cross-entropy with label smoothing `amount` (0 to 1).
-    pub fn with_label_smoothing(self, amount: f64) -> Loss {
+    pub fn label_smoothing(self, amount: f64) -> Loss {
         match self {
             Loss::CrossEntropy { class_weights, .. } => Loss::CrossEntropy {
                 class_weights,

@@ -28,13 +28,13 @@ impl Trial<'_> {
     ///     .optimize(&mut |trial| {
     ///         let model = Mlp::new(MlpConfig::classifier(2, &[16], 2).seed(0))?;
     ///         let trainer = Trainer::new().epochs(3).optimizer(Optimizer::adam(trial.params.float("lr")?)).progress(Progress::Quiet);
-    ///         trial.fit(&trainer, &model, &train, &validation)
+    ///         trial.train_network(&trainer, &model, &train, &validation)
     ///     })
     ///     .unwrap();
     /// assert_eq!(study.records[0].reports.len(), 3); // one report per epoch
     /// assert!(study.best().unwrap().value.unwrap() < 0.7);
     /// ```
-    pub fn fit(
+    pub fn train_network(
         &self,
         trainer: &Trainer,
         model: &dyn Network,

@@ -39,7 +39,7 @@ pub enum FillValue {
 /// ```
 /// use trainbook::prelude::*;
 /// let train = TrainFrame::assume_training(df!("x" => [Some(1.0), None, Some(3.0)]).unwrap());
-/// let filled = Imputer::new(&["x"], ImputeStrategy::Mean).with_indicator().fit_transform(&train).unwrap();
+/// let filled = Imputer::new(&["x"], ImputeStrategy::Mean).add_indicator().fit_transform(&train).unwrap();
 /// assert_eq!(filled.column("x").unwrap().f64().unwrap().get(1), Some(2.0));
 /// assert_eq!(filled.column("x_missing").unwrap().f64().unwrap().get(1), Some(1.0));
 /// ```
@@ -72,8 +72,14 @@ impl Imputer {
         }
     }
 
-    /// Adds a `<column>_missing` column for each column with missing training values.
-    pub fn with_indicator(mut self) -> Imputer {
+    /// Adds a `<column>_missing` column for each column with missing training values
+    /// (scikit-learn's `add_indicator=True`).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert!(Imputer::new(&["age"], ImputeStrategy::Mean).add_indicator().add_indicator);
+    /// ```
+    pub fn add_indicator(mut self) -> Imputer {
         self.add_indicator = true;
         self
     }
@@ -92,12 +98,12 @@ impl Imputer {
     }
 
     /// The columns that get a `<column>_missing` indicator: those with missing training values,
-    /// when built `with_indicator`; an error before `fit`.
+    /// when built with `add_indicator()`; an error before `fit`.
     ///
     /// ```
     /// use trainbook::prelude::*;
     /// let train = TrainFrame::assume_training(df!("a" => [Some(1.0), None], "b" => [1.0, 2.0]).unwrap());
-    /// let mut imputer = Imputer::new(&["a", "b"], ImputeStrategy::Mean).with_indicator();
+    /// let mut imputer = Imputer::new(&["a", "b"], ImputeStrategy::Mean).add_indicator();
     /// imputer.fit(&train).unwrap();
     /// assert_eq!(imputer.indicator_columns().unwrap(), ["a"]);
     /// ```

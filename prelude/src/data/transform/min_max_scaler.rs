@@ -54,10 +54,10 @@ impl MinMaxScaler {
     /// Scales to [low, high] instead of [0, 1].
     ///
     /// ```
-    /// let scaler = trainbook::prelude::MinMaxScaler::new(&["x"]).with_range(-1.0, 1.0).unwrap();
+    /// let scaler = trainbook::prelude::MinMaxScaler::new(&["x"]).feature_range(-1.0, 1.0).unwrap();
     /// assert_eq!(scaler.range, (-1.0, 1.0));
     /// ```
-    pub fn with_range(mut self, low: f64, high: f64) -> Result<MinMaxScaler> {
+    pub fn feature_range(mut self, low: f64, high: f64) -> Result<MinMaxScaler> {
         if low >= high {
             bail!("MinMaxScaler: the range must have low < high, got ({low}, {high})");
         }
