@@ -38,7 +38,10 @@ pub mod prelude {
         clear_output, display, display_handle, DisplayHandle, EvcxrDisplay, Html, Json, Markdown,
         MimeBundle, Png, Render, Svg, Text,
     };
-    pub use crate::evaluation::*;
+    pub use crate::evaluation::{
+        cross_val_score, cross_validate, diagnose_history, diagnose_scores, learning_curve,
+        CvResult, Diagnosis, IntoScoring, LearningCurve, Scoring,
+    };
     pub use crate::metrics::*;
     pub use crate::models::{
         AgglomerativeClustering, Classifier, Clusterer, Dbscan, DecisionTreeClassifier,

@@ -430,7 +430,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
         1e-8,
         "ridge coef",
     );
-    let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, "r2").unwrap();
+    let scores = cross_val_score(&LinearRegression::new(), &x, &y, 5, "r2").unwrap();
     assert_close(&scores, &floats(&fx["ols_cv5"]), 1e-9, "ols folds");
 
     // Trees break ties between equal splits at random, so compare means over seeds.
@@ -440,7 +440,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
             Some(d) => model.max_depth(d),
             None => model,
         };
-        mean(&cross_val_score_regressor(&model, &x, &y, 5, "r2").unwrap())
+        mean(&cross_val_score(&model, &x, &y, 5, "r2").unwrap())
     };
     let full: Vec<f64> = (0..20).map(|s| tree(None, s)).collect();
     let shallow: Vec<f64> = (0..5).map(|s| tree(Some(3), s)).collect();
@@ -456,7 +456,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
         mean(&full)
     );
     let forest = mean(
-        &cross_val_score_regressor(&RandomForestRegressor::new(100), &x, &y, 5, "r2").unwrap(),
+        &cross_val_score(&RandomForestRegressor::new(100), &x, &y, 5, "r2").unwrap(),
     );
     assert!(
         forest >= mean(&floats(&fx["forest_cv5"])) - 0.01,

@@ -76,10 +76,10 @@ fn every_named_regressor_scorer_equals_scikit_learns_on_the_same_folds() {
         diabetes.y_values().unwrap(),
     );
     for (scorer, expected) in fx["diabetes_ols"].as_object().unwrap() {
-        let ours = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, scorer.as_str())
+        let ours = cross_val_score(&LinearRegression::new(), &x, &y, 5, scorer.as_str())
             .unwrap();
         assert_close(&ours, &floats(expected), 1e-9, scorer);
-        let result = cross_validate_regressor(
+        let result = cross_validate(
             &LinearRegression::new(),
             &x,
             &y,
@@ -137,7 +137,7 @@ fn a_scorer_that_cannot_judge_the_model_says_why_before_fitting() {
     let (xd, yd) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
     let classifier_scorer = format!(
         "{:#}",
-        cross_val_score_regressor(&LinearRegression::new(), &xd, &yd, 5, "accuracy").unwrap_err()
+        cross_val_score(&LinearRegression::new(), &xd, &yd, 5, "accuracy").unwrap_err()
     );
     assert!(
         classifier_scorer.contains("scores classifiers"),
@@ -210,7 +210,7 @@ fn a_study_tunes_by_any_scoring_and_each_trial_is_the_cross_validated_mean() {
     let mut study = Study::maximize(Space::new().log_uniform("c", 1e-3, 1.0))
         .sampler(Sampler::Grid { points: 3 });
     study
-        .optimize_classifier(&make, &x, &y, 5, "neg_log_loss")
+        .optimize_cv(&x, &y, 5, "neg_log_loss", &make)
         .unwrap();
     for record in &study.records {
         let model = make(&record.params).unwrap();
@@ -220,6 +220,6 @@ fn a_study_tunes_by_any_scoring_and_each_trial_is_the_cross_validated_mean() {
     }
     // Less regularisation fits wine's well-separated classes with more confidence.
     assert!(study.best().unwrap().params.float("c").unwrap() > 0.5);
-    let regressor_scoring = study.optimize_classifier(&make, &x, &y, 5, "r2");
+    let regressor_scoring = study.optimize_cv(&x, &y, 5, "r2", &make);
     assert!(format!("{:#}", regressor_scoring.unwrap_err()).contains("regressors"));
 }

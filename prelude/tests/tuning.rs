@@ -392,7 +392,7 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
         ))
     };
     study
-        .optimize_classifier(&make, &x, &y, 5, "accuracy")
+        .optimize_cv(&x, &y, 5, "accuracy", &make)
         .unwrap();
     assert_eq!(study.records.len(), 6);
     for trial in &study.records {
@@ -413,9 +413,51 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
     assert!(study.best().unwrap().params.int("max_depth").unwrap() >= 3);
 
     let error = Study::minimize(space)
-        .optimize_classifier(&make, &x, &y, 5, "accuracy")
+        .optimize_cv(&x, &y, 5, "accuracy", &make)
         .unwrap_err();
     assert!(error.to_string().contains("Study::maximize"), "{error}");
+}
+
+/// The same search over a regressor: real targets get folds in row order and a regression
+/// scorer, and each trial's value is what `cross_val_score` gives that model.
+#[test]
+fn tuning_a_regressor_by_cross_validation_scores_like_cross_val_score() {
+    let _serial = one_study_at_a_time();
+    let diabetes = load_diabetes();
+    let (x, y) = (
+        Matrix::features(&diabetes).unwrap(),
+        diabetes.y_values().unwrap(),
+    );
+    let mut study = Study::maximize(Space::new().log_uniform("alpha", 1e-3, 1e3))
+        .sampler(Sampler::Grid { points: 4 })
+        .live(false);
+    let make = |p: &Params| -> anyhow::Result<Box<dyn Regressor>> {
+        Ok(Box::new(LinearRegression::ridge(p.float("alpha")?)))
+    };
+    study
+        .optimize_cv(&x, &y, 5, "neg_mean_squared_error", &make)
+        .unwrap();
+    assert_eq!(study.records.len(), 4);
+    for trial in &study.records {
+        let alpha = trial.params.float("alpha").unwrap();
+        let scores = cross_val_score(
+            &LinearRegression::ridge(alpha),
+            &x,
+            &y,
+            5,
+            "neg_mean_squared_error",
+        )
+        .unwrap();
+        let mean = scores.iter().sum::<f64>() / 5.0;
+        assert_eq!(trial.value, Some(mean), "alpha {alpha}");
+    }
+    // Strong shrinkage on diabetes' ten scaled features costs accuracy.
+    assert!(study.best().unwrap().params.float("alpha").unwrap() < 100.0);
+    let wrong = Study::maximize(Space::new().log_uniform("alpha", 1e-3, 1e3))
+        .live(false)
+        .optimize_cv(&x, &y, 5, "accuracy", &make)
+        .unwrap_err();
+    assert!(format!("{wrong:#}").contains("classifiers"), "{wrong:#}");
 }
 
 /// The text of every `<text>` element of an SVG.

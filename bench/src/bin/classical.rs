@@ -106,7 +106,7 @@ fn main() -> Result<()> {
     let diabetes = load_diabetes();
     let (xd, yd) = (Matrix::features(&diabetes)?, diabetes.y_values()?);
     let (forest_reg_s, forest_reg_r2) = best_of(runs.min(3), || {
-        Ok(mean(cross_val_score_regressor(
+        Ok(mean(cross_val_score(
             &RandomForestRegressor::new(100),
             &xd,
             &yd,

@@ -1,10 +1,10 @@
 //! Cross-validation: a fresh copy of the model fitted on each fold's training rows, scored on
 //! its test rows, with fit and score times.
 
+use super::estimator::{Estimator, TargetValue};
 use super::scoring::{IntoScoring, Scoring};
-use crate::data::{KFold, StratifiedKFold};
 use crate::display::{html_escape, MimeBundle, Render};
-use crate::models::{Classifier, Matrix, Regressor};
+use crate::models::Matrix;
 use anyhow::{Context, Result};
 use std::time::Instant;
 
@@ -89,36 +89,12 @@ impl Render for CvResult {
     }
 }
 
-/// What cross-validation needs of a model, whatever its targets are.
-trait FoldModel<Y> {
-    fn fit_fold(&mut self, x: &Matrix, y: &[Y]) -> Result<()>;
-    fn score_fold(&self, scoring: &Scoring, x: &Matrix, y: &[Y]) -> Result<f64>;
-}
-
-impl FoldModel<usize> for Box<dyn Classifier> {
-    fn fit_fold(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
-        self.fit(x, y)
-    }
-    fn score_fold(&self, scoring: &Scoring, x: &Matrix, y: &[usize]) -> Result<f64> {
-        scoring.score_classifier(self.as_ref(), x, y)
-    }
-}
-
-impl FoldModel<f64> for Box<dyn Regressor> {
-    fn fit_fold(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
-        self.fit(x, y)
-    }
-    fn score_fold(&self, scoring: &Scoring, x: &Matrix, y: &[f64]) -> Result<f64> {
-        scoring.score_regressor(self.as_ref(), x, y)
-    }
-}
-
 /// Fits a fresh model on each fold's training rows, scores it on the test rows (and on the
 /// training rows when `with_train`; NaN otherwise), and times both.
-fn run_folds<M: FoldModel<Y>, Y: Copy>(
+fn run_folds<Y: TargetValue>(
     name: String,
     scoring: &Scoring,
-    fresh: &dyn Fn() -> M,
+    fresh: &dyn Fn() -> Box<Y::Model>,
     x: &Matrix,
     y: &[Y],
     folds: &[(Vec<usize>, Vec<usize>)],
@@ -139,15 +115,15 @@ fn run_folds<M: FoldModel<Y>, Y: Copy>(
             let y_test: Vec<Y> = test.iter().map(|&r| y[r]).collect();
             let mut fold_model = fresh();
             let start = Instant::now();
-            fold_model.fit_fold(&x_train, &y_train).context("fitting")?;
+            Y::fit(&mut fold_model, &x_train, &y_train).context("fitting")?;
             result.fit_times.push(start.elapsed().as_secs_f64());
             let start = Instant::now();
             result
                 .test_scores
-                .push(fold_model.score_fold(scoring, &x_test, &y_test)?);
+                .push(Y::score(scoring, &fold_model, &x_test, &y_test)?);
             result.score_times.push(start.elapsed().as_secs_f64());
             result.train_scores.push(if with_train {
-                fold_model.score_fold(scoring, &x_train, &y_train)?
+                Y::score(scoring, &fold_model, &x_train, &y_train)?
             } else {
                 f64::NAN
             });
@@ -158,9 +134,18 @@ fn run_folds<M: FoldModel<Y>, Y: Copy>(
     Ok(result)
 }
 
-/// Fits a fresh copy of `model` on each fold's training rows and scores it with `scoring` (a
-/// name such as `"accuracy"` or `"f1_macro"`, or a [`Scoring`]) on the fold's test rows and
-/// its training rows. Folds are (train rows, test rows), e.g. from
+/// The scorer, checked against the kind of model before anything is fitted.
+pub(crate) fn scorer_for<Y: TargetValue>(scoring: impl IntoScoring) -> Result<Scoring> {
+    let scoring = scoring.into_scoring()?;
+    scoring.check_for(Y::CLASSES)?;
+    Ok(scoring)
+}
+
+/// Fits a fresh copy of `model` (any classifier or regressor) on each fold's training rows and
+/// scores it with `scoring` on the fold's test rows and its training rows. `scoring` is a
+/// scikit-learn scorer name ([`Scoring::NAMES`]: `"accuracy"`, `"f1_macro"`, `"roc_auc"`,
+/// `"neg_log_loss"` for class labels; `"r2"`, `"neg_mean_squared_error"`, ... for values) or
+/// a [`Scoring`]. Folds are (train rows, test rows), e.g. from
 /// [`KFold::split_rows`](crate::data::KFold::split_rows) or
 /// [`StratifiedKFold::split_rows`](crate::data::StratifiedKFold::split_rows).
 ///
@@ -173,20 +158,26 @@ fn run_folds<M: FoldModel<Y>, Y: Copy>(
 /// let result = cross_validate(&model, &x, &y, &folds, "f1_macro").unwrap();
 /// assert_eq!(result.metric, "f1_macro");
 /// assert!(result.mean() > 0.95);
+///
+/// // The same function for a regressor: real targets, regression scorers.
+/// let diabetes = load_diabetes();
+/// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+/// let folds = KFold::new(5).split_rows(x.rows()).unwrap();
+/// let result = cross_validate(&LinearRegression::new(), &x, &y, &folds, "r2").unwrap();
+/// assert!((result.mean() - 0.482).abs() < 1e-3);
 /// ```
-pub fn cross_validate(
-    model: &dyn Classifier,
+pub fn cross_validate<Y: TargetValue, M: Estimator<Y> + ?Sized>(
+    model: &M,
     x: &Matrix,
-    y: &[usize],
+    y: &[Y],
     folds: &[(Vec<usize>, Vec<usize>)],
     scoring: impl IntoScoring,
 ) -> Result<CvResult> {
-    let scoring = scoring.into_scoring()?;
-    scoring.check_for(true)?;
-    run_folds(
-        model.name(),
+    let scoring = scorer_for::<Y>(scoring)?;
+    run_folds::<Y>(
+        model.estimator_name(),
         &scoring,
-        &|| model.unfitted(),
+        &|| model.fresh(),
         x,
         y,
         folds,
@@ -194,10 +185,9 @@ pub fn cross_validate(
     )
 }
 
-/// The test score of each of `n_splits` stratified folds (scikit-learn's `cross_val_score` for
-/// a classifier: `StratifiedKFold(n_splits)` without shuffling), by `scoring`: a name such as
-/// `"accuracy"`, `"balanced_accuracy"`, `"f1_macro"`, `"roc_auc"` or `"neg_log_loss"`
-/// ([`Scoring::NAMES`]), or a [`Scoring`].
+/// The test score of each of `n_splits` folds, as scikit-learn's `cross_val_score(model, x, y,
+/// cv=n_splits, scoring=..)`: stratified folds (no shuffling) for a classifier, folds in row
+/// order for a regressor. `scoring` as [`cross_validate`] takes it.
 ///
 /// ```
 /// use trainbook::prelude::*;
@@ -207,93 +197,29 @@ pub fn cross_validate(
 /// assert_eq!(scores.len(), 5);
 /// let losses = cross_val_score(&LogisticRegression::new(), &x, &y, 5, "neg_log_loss").unwrap();
 /// assert!(losses.iter().all(|l| *l < 0.0)); // negated: greater is better
-/// ```
-pub fn cross_val_score(
-    model: &dyn Classifier,
-    x: &Matrix,
-    y: &[usize],
-    n_splits: usize,
-    scoring: impl IntoScoring,
-) -> Result<Vec<f64>> {
-    let scoring = scoring.into_scoring()?;
-    scoring.check_for(true)?;
-    let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
-    let folds = StratifiedKFold::new(n_splits).split_rows(&labels)?;
-    // Scoring the training rows costs as much as predicting them: skipped here, since only
-    // the test scores are returned (as scikit-learn's).
-    let result = run_folds(
-        model.name(),
-        &scoring,
-        &|| model.unfitted(),
-        x,
-        y,
-        &folds,
-        false,
-    )?;
-    Ok(result.test_scores)
-}
-
-/// [`cross_validate`] for a regressor, by `scoring`: `"r2"`, `"neg_mean_squared_error"`,
-/// `"neg_root_mean_squared_error"`, `"neg_mean_absolute_error"`,
-/// `"neg_mean_absolute_percentage_error"`, or a [`Scoring`].
 ///
-/// ```
-/// use trainbook::prelude::*;
-/// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
-/// let folds = KFold::new(5).split_rows(x.rows()).unwrap();
-/// let result = cross_validate_regressor(&LinearRegression::new(), &x, &y, &folds, "r2").unwrap();
-/// assert!((result.mean() - 0.482).abs() < 1e-3);
-/// ```
-pub fn cross_validate_regressor(
-    model: &dyn Regressor,
-    x: &Matrix,
-    y: &[f64],
-    folds: &[(Vec<usize>, Vec<usize>)],
-    scoring: impl IntoScoring,
-) -> Result<CvResult> {
-    let scoring = scoring.into_scoring()?;
-    scoring.check_for(false)?;
-    run_folds(
-        model.name(),
-        &scoring,
-        &|| model.unfitted(),
-        x,
-        y,
-        folds,
-        true,
-    )
-}
-
-/// The test score of each of `n_splits` folds in row order (scikit-learn's `cross_val_score`
-/// for a regressor: `KFold(n_splits)` without shuffling), by `scoring` as
-/// [`cross_validate_regressor`] takes it.
-///
-/// ```
-/// use trainbook::prelude::*;
-/// let data = load_diabetes();
-/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
-/// let scores = cross_val_score_regressor(&LinearRegression::ridge(1.0), &x, &y, 5, "r2").unwrap();
-/// assert_eq!(scores.len(), 5);
-/// let errors = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, "neg_mean_absolute_error").unwrap();
+/// let diabetes = load_diabetes();
+/// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+/// let errors = cross_val_score(&LinearRegression::new(), &x, &y, 5, "neg_mean_absolute_error").unwrap();
 /// assert!(errors.iter().all(|e| *e < -40.0 && *e > -50.0));
+/// // A classifier scorer for a regressor is refused before anything is fitted.
+/// assert!(cross_val_score(&LinearRegression::new(), &x, &y, 5, "accuracy").is_err());
 /// ```
-pub fn cross_val_score_regressor(
-    model: &dyn Regressor,
+pub fn cross_val_score<Y: TargetValue, M: Estimator<Y> + ?Sized>(
+    model: &M,
     x: &Matrix,
-    y: &[f64],
+    y: &[Y],
     n_splits: usize,
     scoring: impl IntoScoring,
 ) -> Result<Vec<f64>> {
-    let scoring = scoring.into_scoring()?;
-    scoring.check_for(false)?;
-    let folds = KFold::new(n_splits).split_rows(x.rows())?;
+    let scoring = scorer_for::<Y>(scoring)?;
+    let folds = Y::default_folds(y, n_splits)?;
     // Scoring the training rows costs as much as predicting them: skipped here, since only
     // the test scores are returned (as scikit-learn's).
-    let result = run_folds(
-        model.name(),
+    let result = run_folds::<Y>(
+        model.estimator_name(),
         &scoring,
-        &|| model.unfitted(),
+        &|| model.fresh(),
         x,
         y,
         &folds,

@@ -1,10 +1,11 @@
 //! Learning curves and a plain-words diagnosis of over- and underfitting.
 
+use super::cross_validation::scorer_for;
+use super::estimator::{Estimator, TargetValue};
 use super::scoring::IntoScoring;
 use crate::charts::LineChart;
-use crate::data::StratifiedKFold;
 use crate::display::{html_escape, MimeBundle, Render};
-use crate::models::{Classifier, Matrix};
+use crate::models::Matrix;
 use crate::random::Rng;
 use anyhow::{bail, Result};
 
@@ -19,10 +20,11 @@ pub struct LearningCurve {
     pub validation_scores: Vec<f64>,
 }
 
-/// scikit-learn's `learning_curve`: for each stratified fold and each fraction of that fold's
-/// training rows, fit a fresh model and score it (by `scoring`: a name such as `"accuracy"` or
-/// `"f1_macro"`, or a [`Scoring`](super::Scoring)) on those rows and on the fold's test rows;
-/// scores are averaged over folds. The training rows are shuffled first (fixed seed), unlike
+/// scikit-learn's `learning_curve`: for each fold (stratified for a classifier, in row order
+/// for a regressor) and each fraction of that fold's training rows, fit a fresh model and
+/// score it (by `scoring`: a name such as `"accuracy"`, `"f1_macro"` or `"r2"`, or a
+/// [`Scoring`](super::Scoring)) on those rows and on the fold's test rows; scores are averaged
+/// over folds. The training rows are shuffled first (fixed seed), unlike
 /// scikit-learn's default, so that data sorted by class (iris) does not give one-class subsets.
 ///
 /// ```
@@ -34,22 +36,25 @@ pub struct LearningCurve {
 /// assert!(curve.validation_scores[2] > 0.9);
 /// let balanced = learning_curve(&DecisionTreeClassifier::new(), &x, &y, &[1.0], 5, "balanced_accuracy").unwrap();
 /// assert_eq!(balanced.metric, "balanced_accuracy");
+///
+/// let diabetes = load_diabetes();
+/// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+/// let curve = learning_curve(&LinearRegression::new(), &x, &y, &[0.2, 1.0], 5, "r2").unwrap();
+/// assert!(curve.validation_scores[1] > curve.validation_scores[0]);
 /// ```
-pub fn learning_curve(
-    model: &dyn Classifier,
+pub fn learning_curve<Y: TargetValue, M: Estimator<Y> + ?Sized>(
+    model: &M,
     x: &Matrix,
-    y: &[usize],
+    y: &[Y],
     fractions: &[f64],
     n_splits: usize,
     scoring: impl IntoScoring,
 ) -> Result<LearningCurve> {
-    let scoring = scoring.into_scoring()?;
-    scoring.check_for(true)?;
+    let scoring = scorer_for::<Y>(scoring)?;
     if let Some(f) = fractions.iter().find(|f| !(**f > 0.0 && **f <= 1.0)) {
         bail!("learning_curve: training fractions must be in (0, 1], got {f}");
     }
-    let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
-    let folds = StratifiedKFold::new(n_splits).split_rows(&labels)?;
+    let folds = Y::default_folds(y, n_splits)?;
     let n_train = folds.iter().map(|f| f.0.len()).min().unwrap_or(0);
     let mut sizes: Vec<usize> = fractions
         .iter()
@@ -71,9 +76,9 @@ pub fn learning_curve(
                 x.select_rows(rows)?,
                 rows.iter().map(|&r| y[r]).collect::<Vec<_>>(),
             );
-            let mut fitted = model.unfitted();
-            fitted.fit(&x_train, &y_train)?;
-            let score = |x: &Matrix, y: &[usize]| scoring.score_classifier(&fitted, x, y);
+            let mut fitted = model.fresh();
+            Y::fit(&mut fitted, &x_train, &y_train)?;
+            let score = |x: &Matrix, y: &[Y]| Y::score(&scoring, &fitted, x, y);
             train_scores[s] += score(&x_train, &y_train)? / folds.len() as f64;
             validation_scores[s] += score(&x_test, &y_test)? / folds.len() as f64;
         }

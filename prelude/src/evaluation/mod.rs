@@ -1,13 +1,14 @@
 //! Evaluating models the same way whatever they are: cross-validation and learning curves
-//! over any [`Classifier`](crate::models::Classifier) with any [`Scoring`], and a diagnosis of over- and
-//! underfitting in words.
+//! over any classifier or regressor ([`Estimator`]) with any [`Scoring`], and a diagnosis of
+//! over- and underfitting in words.
 
 mod cross_validation;
 mod diagnosis;
+mod estimator;
 mod scoring;
 
-pub use cross_validation::{
-    cross_val_score, cross_val_score_regressor, cross_validate, cross_validate_regressor, CvResult,
-};
+pub(crate) use cross_validation::scorer_for;
+pub use cross_validation::{cross_val_score, cross_validate, CvResult};
+pub use estimator::{Estimator, Folds, TargetValue};
 pub use diagnosis::{diagnose_history, diagnose_scores, learning_curve, Diagnosis, LearningCurve};
 pub use scoring::{IntoScoring, Scoring};

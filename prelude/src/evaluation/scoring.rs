@@ -34,7 +34,7 @@ enum Reads {
 /// Pass one to [`cross_validate`](crate::evaluation::cross_validate),
 /// [`cross_val_score`](crate::evaluation::cross_val_score), their regressor forms,
 /// [`learning_curve`](crate::evaluation::learning_curve) and
-/// [`Study::optimize_classifier`](crate::tune::Study::optimize_classifier), either as a name
+/// [`Study::optimize_cv`](crate::tune::Study::optimize_cv), either as a name
 /// (anything [`Scoring::NAMES`] lists) or built from a function.
 ///
 /// ```
@@ -217,7 +217,7 @@ impl Scoring {
     /// assert_eq!(max_error.name(), "neg_max_error");
     /// let data = load_diabetes();
     /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
-    /// let scores = cross_val_score_regressor(&LinearRegression::new(), &x, &y, 5, &max_error).unwrap();
+    /// let scores = cross_val_score(&LinearRegression::new(), &x, &y, 5, &max_error).unwrap();
     /// assert!(scores.iter().all(|s| *s < -100.0));
     /// ```
     pub fn values(

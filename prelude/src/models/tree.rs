@@ -692,7 +692,7 @@ impl Classifier for RandomForestClassifier {
 /// use trainbook::prelude::*;
 /// let data = load_diabetes();
 /// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
-/// let scores = cross_val_score_regressor(&RandomForestRegressor::new(50), &x, &y, 5, "r2").unwrap();
+/// let scores = cross_val_score(&RandomForestRegressor::new(50), &x, &y, 5, "r2").unwrap();
 /// assert!(scores.iter().sum::<f64>() / 5.0 > 0.35);
 /// ```
 #[derive(Clone, Debug)]

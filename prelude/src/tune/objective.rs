@@ -1,11 +1,11 @@
-//! Built-in objectives: tune a classical model by cross-validation, or a network through the
+//! Built-in objectives: tune any classifier or regressor by cross-validation, or a network through the
 //! training loop, with every fold or epoch reported to the trial so the pruner can stop it.
 
 use super::space::Params;
 use super::study::{Direction, Study, Trial};
-use crate::data::{DataLoader, StratifiedKFold};
-use crate::evaluation::IntoScoring;
-use crate::models::{Classifier, Matrix};
+use crate::data::DataLoader;
+use crate::evaluation::{scorer_for, IntoScoring, TargetValue};
+use crate::models::Matrix;
 use crate::nn::Network;
 use crate::train::Trainer;
 use anyhow::{bail, Context, Result};
@@ -54,13 +54,15 @@ impl Trial<'_> {
 }
 
 impl Study {
-    /// Tunes a classifier by stratified k-fold cross-validation (scikit-learn's
-    /// `cross_val_score` folds) scored by `scoring` (a name such as `"accuracy"`, `"f1_macro"`
-    /// or `"neg_log_loss"`, or a [`Scoring`](crate::evaluation::Scoring); greater is better):
-    /// `make` builds an unfitted model from a trial's parameters, each trial's value is its
-    /// mean score over the folds, and the running mean after each
-    /// fold is reported, so a pruner can stop a poor trial after a fold or two. Runs
-    /// [`Study::jobs`] trials at once. The study must maximise.
+    /// Tunes any classifier or regressor by cross-validation (scikit-learn's
+    /// `cross_val_score` folds: stratified for class labels, in row order for values), scored
+    /// by `scoring` (a name such as `"accuracy"`, `"f1_macro"`, `"neg_log_loss"` or `"r2"`,
+    /// or a [`Scoring`](crate::evaluation::Scoring); greater is better): `make` builds an
+    /// unfitted model from a trial's parameters, each trial's value is its mean score over the
+    /// folds, and the running mean after each fold is reported, so a pruner can stop a poor
+    /// trial after a fold or two. Runs [`Study::jobs`] trials at once. The study must
+    /// maximise. `make` comes last so that the targets `y` decide what it must return
+    /// (`Box<dyn Classifier>` for class labels, `Box<dyn Regressor>` for values).
     ///
     /// ```
     /// use trainbook::prelude::*;
@@ -69,47 +71,51 @@ impl Study {
     /// let space = Space::new().int("max_depth", 1, 4);
     /// let mut study = Study::maximize(space).sampler(Sampler::Grid { points: 2 }).jobs(2);
     /// study
-    ///     .optimize_classifier(
-    ///         &|params| Ok(Box::new(DecisionTreeClassifier::new().max_depth(params.int("max_depth")? as usize))),
-    ///         &x,
-    ///         &y,
-    ///         5,
-    ///         "accuracy",
-    ///     )
+    ///     .optimize_cv(&x, &y, 5, "accuracy", &|params| {
+    ///         Ok(Box::new(DecisionTreeClassifier::new().max_depth(params.int("max_depth")? as usize)))
+    ///     })
     ///     .unwrap();
     /// let best = study.best().unwrap();
     /// assert!(best.params.int("max_depth").unwrap() >= 2);
     /// assert!(best.value.unwrap() > 0.9);
+    ///
+    /// // A regressor, by the same call.
+    /// let diabetes = load_diabetes();
+    /// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+    /// let mut study = Study::maximize(Space::new().log_uniform("alpha", 1e-3, 1e2)).trials(6);
+    /// study
+    ///     .optimize_cv(&x, &y, 5, "neg_mean_squared_error", &|params| {
+    ///         Ok(Box::new(LinearRegression::ridge(params.float("alpha")?)))
+    ///     })
+    ///     .unwrap();
+    /// assert!(study.best().unwrap().value.unwrap() < 0.0);
     /// ```
-    pub fn optimize_classifier(
+    pub fn optimize_cv<Y: TargetValue>(
         &mut self,
-        make: &(dyn Fn(&Params) -> Result<Box<dyn Classifier>> + Sync),
         x: &Matrix,
-        y: &[usize],
+        y: &[Y],
         folds: usize,
         scoring: impl IntoScoring,
+        make: &(dyn Fn(&Params) -> Result<Box<Y::Model>> + Sync),
     ) -> Result<()> {
-        let scoring = scoring.into_scoring()?;
-        scoring.check_for(true).context("optimize_classifier")?;
+        let scoring = scorer_for::<Y>(scoring).context("optimize_cv")?;
         if self.direction == Direction::Minimize {
             bail!(
-                "optimize_classifier maximises the cross-validated {} (scikit-learn's scorers \
-                 are all greater-is-better), but this study minimises; create it with \
+                "optimize_cv maximises the cross-validated {} (scikit-learn's scorers are all \
+                 greater-is-better), but this study minimises; create it with \
                  Study::maximize(space)",
                 scoring.name()
             );
         }
         if x.rows() != y.len() {
             bail!(
-                "x has {} rows but y has {} labels; they must pair up",
+                "x has {} rows but y has {} targets; they must pair up",
                 x.rows(),
                 y.len()
             );
         }
-        let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
         // Each fold's rows are copied once, not once per trial.
-        let folds: Vec<(Matrix, Vec<usize>, Matrix, Vec<usize>)> = StratifiedKFold::new(folds)
-            .split_rows(&labels)?
+        let folds: Vec<(Matrix, Vec<Y>, Matrix, Vec<Y>)> = Y::default_folds(y, folds)?
             .into_iter()
             .map(|(train, test)| {
                 Ok((
@@ -124,10 +130,9 @@ impl Study {
             let mut total = 0.0;
             for (i, (x_train, y_train, x_test, y_test)) in folds.iter().enumerate() {
                 let mut model = make(&trial.params)?;
-                model
-                    .fit(x_train, y_train)
+                Y::fit(&mut model, x_train, y_train)
                     .with_context(|| format!("fitting fold {i}"))?;
-                total += scoring.score_classifier(model.as_ref(), x_test, y_test)?;
+                total += Y::score(&scoring, &model, x_test, y_test)?;
                 trial.report(i + 1, total / (i + 1) as f64)?;
             }
             Ok(total / folds.len() as f64)

@@ -165,7 +165,7 @@ pub struct Study {
     pub pruner: Option<MedianPruner>,
     /// Live display in a notebook.
     pub live: bool,
-    /// Trials run at once by [`Study::optimize_parallel`] and [`Study::optimize_classifier`].
+    /// Trials run at once by [`Study::optimize_parallel`] and [`Study::optimize_cv`].
     #[serde(default = "one_job")]
     pub jobs: usize,
     /// Every trial so far, in trial-number order.
@@ -227,7 +227,7 @@ impl Study {
         self
     }
 
-    /// How many trials [`Study::optimize_parallel`] and [`Study::optimize_classifier`] run at
+    /// How many trials [`Study::optimize_parallel`] and [`Study::optimize_cv`] run at
     /// once, each on its own thread (1 by default). Grid and random studies propose the same
     /// trials whatever the number; a Bayesian study treats running trials as if they had
     /// scored as well as the best so far ("constant liar"), so parallel proposals spread out,
