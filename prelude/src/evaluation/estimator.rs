@@ -59,7 +59,7 @@ impl TargetValue for usize {
         StratifiedKFold::new(n_splits).split_rows(&labels)
     }
 
-    fn fit(model: &mut dyn Classifier, x: &Matrix, y: &[usize]) -> Result<()> {
+    fn fit(model: &mut (dyn Classifier + 'static), x: &Matrix, y: &[usize]) -> Result<()> {
         model.fit(x, y)
     }
 
@@ -76,7 +76,7 @@ impl TargetValue for f64 {
         KFold::new(n_splits).split_rows(y.len())
     }
 
-    fn fit(model: &mut dyn Regressor, x: &Matrix, y: &[f64]) -> Result<()> {
+    fn fit(model: &mut (dyn Regressor + 'static), x: &Matrix, y: &[f64]) -> Result<()> {
         model.fit(x, y)
     }
 
