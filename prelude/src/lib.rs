@@ -45,9 +45,9 @@ pub mod prelude {
     pub use crate::metrics::*;
     pub use crate::models::{
         AgglomerativeClustering, Classifier, Clusterer, Dbscan, DecisionTreeClassifier,
-        DecisionTreeRegressor, Gamma, KMeans, LinearRegression, Linkage, LogisticRegression,
-        Matrix, MaxFeatures, Merge, RandomForestClassifier, RandomForestRegressor, Regressor,
-        Standardized, Svc, SvmKernel,
+        DecisionTreeRegressor, Gamma, Imputed, KMeans, LinearRegression, Linkage,
+        LogisticRegression, Matrix, MaxFeatures, Merge, PipelineModel, RandomForestClassifier,
+        RandomForestRegressor, Regressor, Standardized, Svc, SvmKernel,
     };
     pub use crate::nn::{
         default_device, items_by_user, popular_items, ratings_to_tensors, Activation, Cnn,

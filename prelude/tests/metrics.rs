@@ -1,13 +1,11 @@
 //! The metrics against scikit-learn's answers (fixtures/metrics.json, made by
 //! fixtures/make_metric_fixtures.py), to 1e-9.
 
+mod common;
+
+use common::fixture;
 use serde_json::Value;
 use trainbook::metrics::*;
-
-fn fixtures() -> Value {
-    let text = include_str!("fixtures/metrics.json");
-    serde_json::from_str(text).unwrap()
-}
 
 fn num(v: &Value) -> f64 {
     match v {
@@ -73,7 +71,7 @@ fn zero_division(name: &str) -> ZeroDivision {
 
 #[test]
 fn classification_metrics_match_scikit_learn() {
-    let fixtures = fixtures();
+    let fixtures = fixture("metrics");
     for case in fixtures["classification"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (y, p) = (labels(&case["y_true"]), labels(&case["y_pred"]));
@@ -172,7 +170,7 @@ fn classification_metrics_match_scikit_learn() {
 
 #[test]
 fn curves_match_scikit_learn() {
-    let fixtures = fixtures();
+    let fixtures = fixture("metrics");
     for case in fixtures["curves"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (y, s) = (labels(&case["y_true"]), nums(&case["scores"]));
@@ -241,7 +239,7 @@ fn curves_match_scikit_learn() {
 
 #[test]
 fn regression_metrics_match_scikit_learn() {
-    for case in fixtures()["regression"].as_array().unwrap() {
+    for case in fixture("metrics")["regression"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (y, p) = (nums(&case["y_true"]), nums(&case["y_pred"]));
         close(
@@ -274,7 +272,7 @@ fn regression_metrics_match_scikit_learn() {
 
 #[test]
 fn clustering_metrics_match_scikit_learn() {
-    let fixtures = fixtures();
+    let fixtures = fixture("metrics");
     for case in fixtures["clustering"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         close(

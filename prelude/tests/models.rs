@@ -1,24 +1,15 @@
 //! Classical models against scikit-learn's answers in fixtures/models.json (made by
 //! fixtures/make_model_fixtures.py).
 
+mod common;
+
+use common::{assert_close, fixture, floats};
 use serde_json::Value;
 use trainbook::prelude::*;
 
-fn fixtures() -> Value {
-    serde_json::from_str(include_str!("fixtures/models.json")).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
 #[test]
 fn kmeans_on_digits_matches_sklearn_quality() {
-    let fx = fixtures();
+    let fx = fixture("models");
     let digits = load_digits();
     let x = Matrix::features(&digits).unwrap();
     let y: Vec<i64> = digits
@@ -59,7 +50,7 @@ fn kmeans_on_digits_matches_sklearn_quality() {
 
 #[test]
 fn dbscan_labels_match_sklearn() {
-    let fx = fixtures();
+    let fx = fixture("models");
     let points: Vec<Vec<f64>> = fx["dbscan"]["points"]
         .as_array()
         .unwrap()
@@ -125,7 +116,7 @@ fn model_errors_say_what_to_do() {
 
 #[test]
 fn trees_and_forests_reach_sklearn_accuracy() {
-    let fx = fixtures();
+    let fx = fixture("models");
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     for (name, data) in [
         ("iris", load_iris()),
@@ -267,16 +258,6 @@ fn rows(v: &Value) -> Vec<Vec<f64>> {
     v.as_array().unwrap().iter().map(floats).collect()
 }
 
-fn assert_close(ours: &[f64], theirs: &[f64], tol: f64, what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert!(
-            (a - b).abs() <= tol * (1.0 + b.abs()),
-            "{what}[{i}]: ours {a}, scikit-learn {b}"
-        );
-    }
-}
-
 /// Standardised with population statistics over all rows (StandardScaler().fit_transform).
 fn standardized(x: &Matrix) -> Matrix {
     let (n, d) = (x.rows(), x.cols());
@@ -293,7 +274,7 @@ fn standardized(x: &Matrix) -> Matrix {
 
 #[test]
 fn logistic_regression_matches_sklearn_converged_coefficients() {
-    let fx = &fixtures()["logistic"];
+    let fx = &fixture("models")["logistic"];
     let cancer = load_breast_cancer();
     let (x, y) = (
         Matrix::features(&cancer).unwrap(),
@@ -356,7 +337,7 @@ fn logistic_regression_matches_sklearn_converged_coefficients() {
 
 #[test]
 fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
-    let fx = &fixtures()["logistic"];
+    let fx = &fixture("models")["logistic"];
     let cancer = load_breast_cancer();
     let (x, y) = (
         Matrix::features(&cancer).unwrap(),
@@ -407,7 +388,7 @@ fn logistic_regression_cross_validates_like_sklearn_on_breast_cancer() {
 
 #[test]
 fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
-    let fx = &fixtures()["linear_regression"];
+    let fx = &fixture("models")["linear_regression"];
     let diabetes = load_diabetes();
     let (x, y) = (
         Matrix::features(&diabetes).unwrap(),
@@ -455,9 +436,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
         "{} vs {theirs}",
         mean(&full)
     );
-    let forest = mean(
-        &cross_val_score(&RandomForestRegressor::new(100), &x, &y, 5, "r2").unwrap(),
-    );
+    let forest = mean(&cross_val_score(&RandomForestRegressor::new(100), &x, &y, 5, "r2").unwrap());
     assert!(
         forest >= mean(&floats(&fx["forest_cv5"])) - 0.01,
         "{forest}"
@@ -480,7 +459,7 @@ fn linear_and_tree_regressors_match_sklearn_on_diabetes() {
 
 #[test]
 fn svc_matches_libsvm_decisions_and_accuracy() {
-    let fx = &fixtures()["svm"];
+    let fx = &fixture("models")["svm"];
     let cancer = load_breast_cancer();
     let (x, y) = (
         Matrix::features(&cancer).unwrap(),
@@ -551,7 +530,7 @@ fn svc_matches_libsvm_decisions_and_accuracy() {
 
 #[test]
 fn agglomerative_clustering_matches_scipy_heights_and_sklearn_labels() {
-    let fx = &fixtures()["hierarchical"];
+    let fx = &fixture("models")["hierarchical"];
     let iris = load_iris();
     let x = Matrix::features(&iris).unwrap();
     for (name, linkage) in [

@@ -2,21 +2,12 @@
 //! folds gives the same numbers for every name the prelude accepts (fixtures from
 //! fixtures/make_scoring_fixtures.py), and a scorer that cannot judge a model says why.
 
+mod common;
+
+use common::{assert_close, fixture, floats};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use trainbook::prelude::*;
-
-fn fixtures() -> Value {
-    serde_json::from_str(include_str!("fixtures/scoring.json")).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 /// Scorers that read probabilities agree to the solver's precision; those that read classes
 /// agree exactly, since the predicted classes are the same.
@@ -31,19 +22,9 @@ fn tolerance(scorer: &str) -> f64 {
     }
 }
 
-fn assert_close(ours: &[f64], theirs: &[f64], tol: f64, what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert!(
-            (a - b).abs() <= tol * (1.0 + b.abs()),
-            "{what}[{i}]: ours {a}, scikit-learn {b}"
-        );
-    }
-}
-
 #[test]
 fn every_named_classifier_scorer_equals_scikit_learns_on_the_same_folds() {
-    let fx = fixtures();
+    let fx = fixture("scoring");
     let model = Standardized::new(LogisticRegression::new());
     for (key, dataset) in [
         ("breast_cancer_scaled_logistic", load_breast_cancer()),
@@ -69,15 +50,14 @@ fn every_named_classifier_scorer_equals_scikit_learns_on_the_same_folds() {
 
 #[test]
 fn every_named_regressor_scorer_equals_scikit_learns_on_the_same_folds() {
-    let fx = fixtures();
+    let fx = fixture("scoring");
     let diabetes = load_diabetes();
     let (x, y) = (
         Matrix::features(&diabetes).unwrap(),
         diabetes.y_values().unwrap(),
     );
     for (scorer, expected) in fx["diabetes_ols"].as_object().unwrap() {
-        let ours = cross_val_score(&LinearRegression::new(), &x, &y, 5, scorer.as_str())
-            .unwrap();
+        let ours = cross_val_score(&LinearRegression::new(), &x, &y, 5, scorer.as_str()).unwrap();
         assert_close(&ours, &floats(expected), 1e-9, scorer);
         let result = cross_validate(
             &LinearRegression::new(),
@@ -95,7 +75,7 @@ fn every_named_regressor_scorer_equals_scikit_learns_on_the_same_folds() {
 /// A name cannot be added to `Scoring::NAMES` without a scikit-learn fixture for it.
 #[test]
 fn every_accepted_name_has_a_scikit_learn_fixture() {
-    let fx = fixtures();
+    let fx = fixture("scoring");
     let covered: BTreeSet<&str> = fx
         .as_object()
         .unwrap()
@@ -209,9 +189,7 @@ fn a_study_tunes_by_any_scoring_and_each_trial_is_the_cross_validated_mean() {
     };
     let mut study = Study::maximize(Space::new().log_uniform("c", 1e-3, 1.0))
         .sampler(Sampler::Grid { points: 3 });
-    study
-        .optimize_cv(&x, &y, 5, "neg_log_loss", &make)
-        .unwrap();
+    study.optimize_cv(&x, &y, 5, "neg_log_loss", &make).unwrap();
     for record in &study.records {
         let model = make(&record.params).unwrap();
         let scores = cross_val_score(model.as_ref(), &x, &y, 5, "neg_log_loss").unwrap();

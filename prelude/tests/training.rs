@@ -2,25 +2,13 @@
 //! PyTorch (fixtures/training.json, made by fixtures/make_training_fixtures.py), accuracy on
 //! the shipped digits, reproducibility, early stopping, checkpoints and resume.
 
+mod common;
+
+use common::{fixture, floats};
 use serde_json::Value;
 use std::collections::HashMap;
 use trainbook::candle_nn::Init;
 use trainbook::prelude::*;
-
-fn fixtures() -> Value {
-    serde_json::from_str(include_str!("fixtures/training.json")).unwrap()
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|x| match x {
-            Value::Array(_) => floats(x),
-            _ => vec![x.as_f64().unwrap()],
-        })
-        .collect()
-}
 
 fn tensor(v: &Value, shape: &[usize]) -> Tensor {
     Tensor::from_vec(floats(v), shape, &Device::Cpu)
@@ -50,7 +38,7 @@ fn values(t: &Tensor) -> Vec<f64> {
 
 #[test]
 fn optimizers_follow_pytorch_step_for_step() {
-    let fx = fixtures();
+    let fx = fixture("training");
     let problem = &fx["optimizer_problem"];
     let optimizers: Vec<(&str, Optimizer)> = vec![
         ("sgd", Optimizer::sgd(0.1)),
@@ -113,7 +101,7 @@ fn optimizers_follow_pytorch_step_for_step() {
 
 #[test]
 fn losses_match_pytorch() {
-    let fx = fixtures();
+    let fx = fixture("training");
     let l = &fx["losses"];
     let logits = tensor(&l["logits"], &[7, 4]);
     let labels: Vec<u32> = floats(&l["labels"]).iter().map(|&v| v as u32).collect();
@@ -176,7 +164,7 @@ fn losses_match_pytorch() {
 
 #[test]
 fn schedules_match_pytorch() {
-    let fx = fixtures();
+    let fx = fixture("training");
     let s = &fx["schedules"];
     let per_step = |schedule: Schedule, total: usize| -> Vec<f64> {
         (0..total)
@@ -203,7 +191,7 @@ fn schedules_match_pytorch() {
 
 #[test]
 fn reduce_on_plateau_follows_pytorch() {
-    let fx = fixtures();
+    let fx = fixture("training");
     let losses = floats(&fx["schedules"]["plateau_losses"]);
     let expected = floats(&fx["schedules"]["plateau_half_2"]);
     let schedule = Schedule::reduce_on_plateau(0.5, 2);

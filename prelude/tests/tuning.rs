@@ -391,9 +391,7 @@ fn tuning_a_classifier_by_cross_validation_scores_like_cross_val_score() {
                 .seed(0),
         ))
     };
-    study
-        .optimize_cv(&x, &y, 5, "accuracy", &make)
-        .unwrap();
+    study.optimize_cv(&x, &y, 5, "accuracy", &make).unwrap();
     assert_eq!(study.records.len(), 6);
     for trial in &study.records {
         let depth = trial.params.int("max_depth").unwrap() as usize;

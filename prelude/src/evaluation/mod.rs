@@ -9,6 +9,6 @@ mod scoring;
 
 pub(crate) use cross_validation::scorer_for;
 pub use cross_validation::{cross_val_score, cross_validate, CvResult};
-pub use estimator::{Estimator, Folds, TargetValue};
 pub use diagnosis::{diagnose_history, diagnose_scores, learning_curve, Diagnosis, LearningCurve};
+pub use estimator::{Estimator, Folds, TargetValue};
 pub use scoring::{IntoScoring, Scoring};

@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use anyhow::{bail, Result};
-use polars::prelude::DataFrame;
+use polars::prelude::{Column, DataFrame};
 
 /// Samples as rows, features as columns.
 ///
@@ -13,11 +13,21 @@ use polars::prelude::DataFrame;
 /// assert_eq!((x.rows(), x.cols()), (2, 2));
 /// assert_eq!(x.row(1), &[3.0, 4.0]);
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Vec<f64>,
+    /// The columns' names when the matrix came from a frame or dataset; `x0`, `x1`, ...
+    /// otherwise (see [`Matrix::column_names`]).
+    names: Option<Vec<String>>,
+}
+
+/// Two matrices are equal when their shapes and values are; names are labels, not values.
+impl PartialEq for Matrix {
+    fn eq(&self, other: &Matrix) -> bool {
+        (self.rows, self.cols) == (other.rows, other.cols) && self.data == other.data
+    }
 }
 
 impl Matrix {
@@ -35,7 +45,12 @@ impl Matrix {
                 data.len()
             );
         }
-        Ok(Matrix { rows, cols, data })
+        Ok(Matrix {
+            rows,
+            cols,
+            data,
+            names: None,
+        })
     }
 
     /// A matrix from rows of equal length.
@@ -51,6 +66,7 @@ impl Matrix {
             rows: rows.len(),
             cols,
             data: rows.concat(),
+            names: None,
         })
     }
 
@@ -79,6 +95,7 @@ impl Matrix {
             rows,
             cols: columns.len(),
             data,
+            names: Some(columns.to_vec()),
         })
     }
 
@@ -128,7 +145,67 @@ impl Matrix {
             rows: rows.len(),
             cols: self.cols,
             data,
+            names: self.names.clone(),
         })
+    }
+
+    /// The columns' names: a frame's or dataset's column names when the matrix was built
+    /// from one, `x0`, `x1`, ... otherwise (as scikit-learn's `get_feature_names_out`).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// assert_eq!(Matrix::features(&load_iris()).unwrap().column_names()[0], "sepal length (cm)");
+    /// assert_eq!(Matrix::new(1, 2, vec![0.0, 1.0]).unwrap().column_names(), ["x0", "x1"]);
+    /// ```
+    pub fn column_names(&self) -> Vec<String> {
+        match &self.names {
+            Some(names) => names.clone(),
+            None => (0..self.cols).map(|i| format!("x{i}")).collect(),
+        }
+    }
+
+    /// The same values under other column names (one per column).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let x = Matrix::new(1, 2, vec![0.0, 1.0]).unwrap().named(&["age", "income"]).unwrap();
+    /// assert_eq!(x.column_names(), ["age", "income"]);
+    /// assert!(Matrix::new(1, 2, vec![0.0, 1.0]).unwrap().named(&["age"]).is_err());
+    /// ```
+    pub fn named(mut self, names: &[impl AsRef<str>]) -> Result<Matrix> {
+        if names.len() != self.cols {
+            bail!(
+                "a matrix of {} columns needs {} names, got {}",
+                self.cols,
+                self.cols,
+                names.len()
+            );
+        }
+        self.names = Some(crate::data::owned_names(names));
+        Ok(self)
+    }
+
+    /// A frame of Float64 columns named by [`column_names`](Matrix::column_names), what the
+    /// data transformers take (NaN values count as missing there).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let frame = Matrix::features(&load_iris()).unwrap().to_frame().unwrap();
+    /// assert_eq!(frame.shape(), (150, 4));
+    /// ```
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let columns = self
+            .column_names()
+            .into_iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let values: Vec<f64> = (0..self.rows)
+                    .map(|i| self.data[i * self.cols + j])
+                    .collect();
+                Column::new(name.into(), values)
+            })
+            .collect();
+        Ok(DataFrame::new_infer_height(columns)?)
     }
 
     /// Rows as vectors (what `silhouette_score` takes).

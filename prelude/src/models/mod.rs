@@ -6,7 +6,7 @@ mod hierarchical;
 mod kmeans;
 mod linear;
 mod matrix;
-mod scaled;
+mod pipeline_model;
 pub(crate) mod solve;
 mod svm;
 mod tree;
@@ -16,7 +16,7 @@ pub use hierarchical::{AgglomerativeClustering, Linkage, Merge};
 pub use kmeans::KMeans;
 pub use linear::{LinearRegression, LogisticRegression};
 pub use matrix::Matrix;
-pub use scaled::Standardized;
+pub use pipeline_model::{Imputed, PipelineModel, Standardized};
 pub use svm::{Gamma, Svc, SvmKernel};
 pub use tree::{
     DecisionTreeClassifier, DecisionTreeRegressor, MaxFeatures, RandomForestClassifier,
@@ -63,7 +63,7 @@ pub trait Regressor: Send + Sync {
     fn name(&self) -> String;
 }
 
-// A boxed model is a model, so wrappers such as `Standardized` can hold what `unfitted` returns.
+// A boxed model is a model, so a pipeline ending in a model can hold what `unfitted` returns.
 impl Classifier for Box<dyn Classifier> {
     fn fit(&mut self, x: &Matrix, y: &[usize]) -> Result<()> {
         (**self).fit(x, y)

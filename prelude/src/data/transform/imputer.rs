@@ -1,7 +1,7 @@
 //! Filling missing values with a statistic of the training rows.
 
 use super::params_table::{fitted_title, fmt, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, resolve_all_numeric, Transformer};
 use crate::data::clean::missing_indicator;
 use crate::data::columns::{
     column, f64_options, is_numeric, owned, require, set_column, string_options,
@@ -52,6 +52,9 @@ pub struct Imputer {
     fill: Vec<FillValue>,
     /// Fitted: the columns that get an indicator.
     indicator_columns: Vec<String>,
+    /// Built by `all()`: `fit` takes every numeric column.
+    #[serde(default)]
+    all_numeric: bool,
 }
 
 impl Imputer {
@@ -69,6 +72,24 @@ impl Imputer {
             add_indicator: false,
             fill: vec![],
             indicator_columns: vec![],
+            all_numeric: false,
+        }
+    }
+
+    /// An imputer for every numeric column of the rows it is fitted on (missing: null or NaN),
+    /// as scikit-learn's `SimpleImputer` on a whole matrix.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("a" => [1.0, f64::NAN, 3.0], "b" => [Some(4.0), Some(6.0), None]).unwrap());
+    /// let filled = Imputer::all(ImputeStrategy::Mean).fit_transform(&train).unwrap();
+    /// assert_eq!(filled.column("a").unwrap().f64().unwrap().get(1), Some(2.0));
+    /// assert_eq!(filled.column("b").unwrap().f64().unwrap().get(2), Some(5.0));
+    /// ```
+    pub fn all(strategy: ImputeStrategy) -> Imputer {
+        Imputer {
+            all_numeric: true,
+            ..Imputer::new(&[] as &[&str], strategy)
         }
     }
 
@@ -94,7 +115,7 @@ impl Imputer {
     /// assert_eq!(imputer.fill_values().unwrap(), [FillValue::Number(2.0)]);
     /// ```
     pub fn fill_values(&self) -> Result<&[FillValue]> {
-        fitted(&self.fill, &self.columns, self.name())
+        fitted(&self.fill, &self.columns, self.all_numeric, self.name())
     }
 
     /// The columns that get a `<column>_missing` indicator: those with missing training values,
@@ -108,7 +129,7 @@ impl Imputer {
     /// assert_eq!(imputer.indicator_columns().unwrap(), ["a"]);
     /// ```
     pub fn indicator_columns(&self) -> Result<&[String]> {
-        fitted(&self.fill, &self.columns, self.name())?;
+        fitted(&self.fill, &self.columns, self.all_numeric, self.name())?;
         Ok(&self.indicator_columns)
     }
 }
@@ -127,6 +148,7 @@ fn most_frequent<T: Ord + Clone + std::hash::Hash>(values: impl Iterator<Item = 
 
 impl Transformer for Imputer {
     fn fit(&mut self, train: &TrainFrame) -> Result<()> {
+        resolve_all_numeric(&mut self.columns, self.all_numeric, train, "Imputer")?;
         require(train, &self.columns)?;
         let mut fill = vec![];
         let mut indicators = vec![];
@@ -188,9 +210,7 @@ impl Transformer for Imputer {
     }
 
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.fill.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.fill, &self.columns, self.all_numeric, self.name())?;
         require(frame, &self.columns)?;
         let mut out = frame.clone();
         for name in &self.indicator_columns {

@@ -76,7 +76,7 @@ impl MinMaxScaler {
     /// assert_eq!((scaler.data_min().unwrap(), scaler.data_max().unwrap()), (&[-1.0][..], &[5.0][..]));
     /// ```
     pub fn data_min(&self) -> Result<&[f64]> {
-        fitted(&self.data_min, &self.columns, self.name())
+        fitted(&self.data_min, &self.columns, false, self.name())
     }
 
     /// Each column's largest training value (scikit-learn's `data_max_`); an error before
@@ -89,7 +89,7 @@ impl MinMaxScaler {
     /// assert_eq!(scaler.data_max().unwrap(), [7.0]);
     /// ```
     pub fn data_max(&self) -> Result<&[f64]> {
-        fitted(&self.data_max, &self.columns, self.name())
+        fitted(&self.data_max, &self.columns, false, self.name())
     }
 }
 

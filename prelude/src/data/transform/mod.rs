@@ -88,12 +88,35 @@ pub trait Transformer {
     }
 }
 
-/// A fitted attribute (one entry per column), or the not-fitted error before `fit`.
-fn fitted<'a, T>(values: &'a [T], columns: &[String], name: &str) -> Result<&'a [T]> {
-    if values.len() != columns.len() {
+/// A fitted attribute (one entry per column), or the not-fitted error before `fit`. A
+/// transformer built by `all()` has no columns until `fit` finds them.
+fn fitted<'a, T>(
+    values: &'a [T],
+    columns: &[String],
+    all_numeric: bool,
+    name: &str,
+) -> Result<&'a [T]> {
+    if values.len() != columns.len() || (all_numeric && columns.is_empty()) {
         return Err(not_fitted(name));
     }
     Ok(values)
+}
+
+/// For a transformer built by `all()`: its columns become every numeric column of the training
+/// rows (as scikit-learn's transformers take a whole matrix).
+fn resolve_all_numeric(
+    columns: &mut Vec<String>,
+    all_numeric: bool,
+    train: &DataFrame,
+    who: &str,
+) -> Result<()> {
+    if all_numeric {
+        *columns = crate::data::numeric_columns(train, &[]);
+        if columns.is_empty() {
+            bail!("{who}::all() found no numeric column in the training rows");
+        }
+    }
+    Ok(())
 }
 
 fn not_fitted(name: &str) -> anyhow::Error {

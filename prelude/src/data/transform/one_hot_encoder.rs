@@ -72,7 +72,7 @@ impl OneHotEncoder {
     /// assert_eq!(encoder.categories().unwrap()[0], ["l", "m", "s"]);
     /// ```
     pub fn categories(&self) -> Result<&[Vec<String>]> {
-        fitted(&self.categories, &self.columns, self.name())
+        fitted(&self.categories, &self.columns, false, self.name())
     }
 
     /// The output column names for input column i.

@@ -66,7 +66,7 @@ impl OrdinalEncoder {
     /// assert_eq!(encoder.categories().unwrap()[0], ["l", "m", "s"]);
     /// ```
     pub fn categories(&self) -> Result<&[Vec<String>]> {
-        fitted(&self.categories, &self.columns, self.name())
+        fitted(&self.categories, &self.columns, false, self.name())
     }
 }
 

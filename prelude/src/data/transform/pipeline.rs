@@ -28,7 +28,14 @@ macro_rules! pipeline_steps {
             }
         })*
         impl PipelineStep {
-            fn inner(&self) -> &dyn Transformer {
+            /// The transformer of this step.
+            ///
+            /// ```
+            /// use trainbook::prelude::*;
+            /// let step = PipelineStep::from(StandardScaler::all());
+            /// assert_eq!(step.transformer().name(), "StandardScaler");
+            /// ```
+            pub fn transformer(&self) -> &dyn Transformer {
                 match self { $(PipelineStep::$t(t) => t,)* }
             }
             fn inner_mut(&mut self) -> &mut dyn Transformer {
@@ -142,7 +149,7 @@ impl Transformer for Pipeline {
             current = step
                 .inner_mut()
                 .fit_transform(&current)
-                .with_context(|| format!("pipeline step {i} ({})", step.inner().name()))?;
+                .with_context(|| format!("pipeline step {i} ({})", step.transformer().name()))?;
         }
         Ok(current)
     }
@@ -150,16 +157,16 @@ impl Transformer for Pipeline {
         let mut current = frame.clone();
         for (i, step) in self.steps.iter().enumerate() {
             current = step
-                .inner()
+                .transformer()
                 .transform(&current)
-                .with_context(|| format!("pipeline step {i} ({})", step.inner().name()))?;
+                .with_context(|| format!("pipeline step {i} ({})", step.transformer().name()))?;
         }
         Ok(current)
     }
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
         let mut current = frame.clone();
         for step in self.steps.iter().rev() {
-            current = step.inner().inverse_transform(&current)?;
+            current = step.transformer().inverse_transform(&current)?;
         }
         Ok(current)
     }

@@ -56,7 +56,7 @@ impl RobustScaler {
     /// assert_eq!(scaler.center().unwrap(), [2.0]);
     /// ```
     pub fn center(&self) -> Result<&[f64]> {
-        fitted(&self.center, &self.columns, self.name())
+        fitted(&self.center, &self.columns, false, self.name())
     }
 
     /// Each column's quantile range, 1 where it is zero (scikit-learn's `scale_`); an error
@@ -69,7 +69,7 @@ impl RobustScaler {
     /// assert_eq!(scaler.scale().unwrap(), [2.0]);
     /// ```
     pub fn scale(&self) -> Result<&[f64]> {
-        fitted(&self.scale, &self.columns, self.name())
+        fitted(&self.scale, &self.columns, false, self.name())
     }
 }
 

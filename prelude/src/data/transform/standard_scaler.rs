@@ -1,7 +1,7 @@
 //! Standard scaling: zero mean, unit variance.
 
 use super::params_table::{fitted_title, fmt, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, resolve_all_numeric, Transformer};
 use crate::data::columns::{map_columns, owned};
 use crate::data::split::TrainFrame;
 use crate::data::stats::{mean_and_variance, nonzero_scale};
@@ -30,6 +30,9 @@ pub struct StandardScaler {
     mean: Vec<f64>,
     #[serde(with = "crate::data::exact")]
     scale: Vec<f64>,
+    /// Built by `all()`: `fit` takes every numeric column.
+    #[serde(default)]
+    all_numeric: bool,
 }
 
 impl StandardScaler {
@@ -44,6 +47,25 @@ impl StandardScaler {
             columns: owned(columns),
             mean: vec![],
             scale: vec![],
+            all_numeric: false,
+        }
+    }
+
+    /// A scaler for every numeric column of the rows it is fitted on, as scikit-learn's
+    /// `StandardScaler()` scales a whole matrix (what `Standardized` puts before a model).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("a" => [1.0, 3.0], "b" => [0.0, 4.0], "name" => ["x", "y"]).unwrap());
+    /// let mut scaler = StandardScaler::all();
+    /// assert!(scaler.mean().is_err());
+    /// scaler.fit(&train).unwrap();
+    /// assert_eq!((scaler.columns.clone(), scaler.mean().unwrap()), (vec!["a".to_string(), "b".to_string()], &[2.0, 2.0][..]));
+    /// ```
+    pub fn all() -> StandardScaler {
+        StandardScaler {
+            all_numeric: true,
+            ..StandardScaler::new(&[] as &[&str])
         }
     }
 
@@ -56,7 +78,7 @@ impl StandardScaler {
     /// assert_eq!(scaler.mean().unwrap(), [2.0]);
     /// ```
     pub fn mean(&self) -> Result<&[f64]> {
-        fitted(&self.mean, &self.columns, self.name())
+        fitted(&self.mean, &self.columns, self.all_numeric, self.name())
     }
 
     /// Each column's scale: its population standard deviation, 1 for a constant column
@@ -70,12 +92,13 @@ impl StandardScaler {
     /// assert_eq!(scaler.scale().unwrap(), [1.0, 1.0]);
     /// ```
     pub fn scale(&self) -> Result<&[f64]> {
-        fitted(&self.scale, &self.columns, self.name())
+        fitted(&self.scale, &self.columns, self.all_numeric, self.name())
     }
 }
 
 impl Transformer for StandardScaler {
     fn fit(&mut self, train: &TrainFrame) -> Result<()> {
+        resolve_all_numeric(&mut self.columns, self.all_numeric, train, "StandardScaler")?;
         let (mut means, mut scales) = (vec![], vec![]);
         for name in &self.columns {
             let (m, var, n) = mean_and_variance(train, name, "StandardScaler")?;
@@ -93,17 +116,13 @@ impl Transformer for StandardScaler {
         Ok(())
     }
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.mean.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.mean, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             (x - self.mean[i]) / self.scale[i]
         })
     }
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.mean.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.mean, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             x * self.scale[i] + self.mean[i]
         })
