@@ -1,7 +1,7 @@
 //! A dense row-major matrix of f64: what the classical models take (one allocation, rows
 //! contiguous, cheap to hand to threads).
 
-use crate::data::Dataset;
+use crate::data::{Dataset, TrainTestSplit};
 use anyhow::{bail, Result};
 use polars::prelude::{Column, DataFrame};
 
@@ -238,4 +238,58 @@ pub(crate) fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
         }
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// Features and targets cut the same way, as scikit-learn's `train_test_split(X, y)`.
+type SplitXy<Y> = (Matrix, Matrix, Vec<Y>, Vec<Y>);
+
+// Splitting a Matrix lives with the Matrix, so that data never imports models.
+impl TrainTestSplit {
+    /// (x_train, x_test, y_train, y_test): the rows of `x` and `y` on each side, shuffled
+    /// by the split's seed (scikit-learn's `train_test_split(X, y, test_size, random_state)`).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let diabetes = load_diabetes();
+    /// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+    /// let (x_train, x_test, y_train, y_test) = TrainTestSplit::new(0.25).split_xy(&x, &y).unwrap();
+    /// assert_eq!((x_train.rows(), x_test.rows(), y_train.len(), y_test.len()), (331, 111, 331, 111));
+    /// ```
+    pub fn split_xy<Y: Copy>(&self, x: &Matrix, y: &[Y]) -> Result<SplitXy<Y>> {
+        self.cut(x, y, None)
+    }
+
+    /// [`split_xy`](TrainTestSplit::split_xy) keeping each class's share of `y` on both sides
+    /// (`stratify=y`).
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let iris = load_iris();
+    /// let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
+    /// let (_, _, y_train, y_test) = TrainTestSplit::new(0.2).stratified_xy(&x, &y).unwrap();
+    /// assert_eq!(y_test.iter().filter(|&&c| c == 2).count(), 10);
+    /// assert_eq!(y_train.len(), 120);
+    /// ```
+    pub fn stratified_xy(&self, x: &Matrix, y: &[usize]) -> Result<SplitXy<usize>> {
+        let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
+        self.cut(x, y, Some(&labels))
+    }
+
+    fn cut<Y: Copy>(&self, x: &Matrix, y: &[Y], labels: Option<&[String]>) -> Result<SplitXy<Y>> {
+        if x.rows() != y.len() {
+            bail!(
+                "x has {} rows but y has {} targets; pass one target per row",
+                x.rows(),
+                y.len()
+            );
+        }
+        let (train, test) = self.split_rows(y.len(), labels)?;
+        let pick = |rows: &[usize]| rows.iter().map(|&r| y[r]).collect::<Vec<Y>>();
+        Ok((
+            x.select_rows(&train)?,
+            x.select_rows(&test)?,
+            pick(&train),
+            pick(&test),
+        ))
+    }
 }

@@ -33,7 +33,25 @@ pub trait Clusterer {
 }
 
 /// What every classifier does, so that cross-validation and tuning work on any of them.
-/// Labels are class indices 0..k.
+/// Labels are class indices 0..k. The same three lines (split, fit, score) for a forest, an
+/// SVM, an MLP and a pipeline:
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let digits = load_digits();
+/// let (x, y) = (Matrix::features(&digits).unwrap(), digits.y_classes().unwrap());
+/// let models: Vec<Box<dyn Classifier>> = vec![
+///     Box::new(RandomForestClassifier::new(100)),
+///     Box::new(Standardized::new(Svc::rbf())),
+///     Box::new(Standardized::new(NeuralClassifier::mlp(&[64]))),
+///     Box::new(Pipeline::new().then(MinMaxScaler::all()).then_model(LogisticRegression::new())),
+/// ];
+/// for mut model in models {
+///     let (x_train, x_test, y_train, y_test) = TrainTestSplit::new(0.25).stratified_xy(&x, &y).unwrap();
+///     model.fit(&x_train, &y_train).unwrap();
+///     assert!(model.score(&x_test, &y_test).unwrap() > 0.9, "{}", model.name());
+/// }
+/// ```
 pub trait Classifier: Send + Sync {
     fn fit(&mut self, x: &Matrix, y: &[usize]) -> Result<()>;
     fn predict(&self, x: &Matrix) -> Result<Vec<usize>>;
@@ -49,7 +67,24 @@ pub trait Classifier: Send + Sync {
     fn name(&self) -> String;
 }
 
-/// What every regressor does: fit real targets, predict them, score by R².
+/// What every regressor does: fit real targets, predict them, score by R². The same three
+/// lines (split, fit, score) for a linear model, a forest and a pipeline:
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let diabetes = load_diabetes();
+/// let (x, y) = (Matrix::features(&diabetes).unwrap(), diabetes.y_values().unwrap());
+/// let models: Vec<Box<dyn Regressor>> = vec![
+///     Box::new(LinearRegression::new()),
+///     Box::new(RandomForestRegressor::new(100)),
+///     Box::new(Standardized::new(LinearRegression::ridge(1.0))),
+/// ];
+/// for mut model in models {
+///     let (x_train, x_test, y_train, y_test) = TrainTestSplit::new(0.25).split_xy(&x, &y).unwrap();
+///     model.fit(&x_train, &y_train).unwrap();
+///     assert!(model.score(&x_test, &y_test).unwrap() > 0.3, "{}", model.name());
+/// }
+/// ```
 pub trait Regressor: Send + Sync {
     fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()>;
     fn predict(&self, x: &Matrix) -> Result<Vec<f64>>;

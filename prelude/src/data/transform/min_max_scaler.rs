@@ -1,7 +1,7 @@
 //! Min-max scaling to a range.
 
 use super::params_table::{fitted_title, fmt, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, resolve_all_numeric, Transformer};
 use crate::data::columns::{map_columns, owned};
 use crate::data::split::TrainFrame;
 use crate::data::stats::{nonzero_scale, present_values};
@@ -32,6 +32,9 @@ pub struct MinMaxScaler {
     data_min: Vec<f64>,
     #[serde(with = "crate::data::exact")]
     data_max: Vec<f64>,
+    /// Built by `all()`: `fit` takes every numeric column.
+    #[serde(default)]
+    all_numeric: bool,
 }
 
 impl MinMaxScaler {
@@ -48,6 +51,25 @@ impl MinMaxScaler {
             offset: vec![],
             data_min: vec![],
             data_max: vec![],
+            all_numeric: false,
+        }
+    }
+
+    /// A scaler for every numeric column of the rows it is fitted on, as scikit-learn's
+    /// `MinMaxScaler()` scales a whole matrix.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("a" => [1.0, 3.0], "b" => [0.0, 4.0]).unwrap());
+    /// let mut scaler = MinMaxScaler::all();
+    /// assert!(scaler.data_min().is_err());
+    /// let scaled = scaler.fit_transform(&train).unwrap();
+    /// assert_eq!(scaled.column("b").unwrap().f64().unwrap().get(1), Some(1.0));
+    /// ```
+    pub fn all() -> MinMaxScaler {
+        MinMaxScaler {
+            all_numeric: true,
+            ..MinMaxScaler::new(&[] as &[&str])
         }
     }
 
@@ -76,7 +98,7 @@ impl MinMaxScaler {
     /// assert_eq!((scaler.data_min().unwrap(), scaler.data_max().unwrap()), (&[-1.0][..], &[5.0][..]));
     /// ```
     pub fn data_min(&self) -> Result<&[f64]> {
-        fitted(&self.data_min, &self.columns, false, self.name())
+        fitted(&self.data_min, &self.columns, self.all_numeric, self.name())
     }
 
     /// Each column's largest training value (scikit-learn's `data_max_`); an error before
@@ -89,12 +111,13 @@ impl MinMaxScaler {
     /// assert_eq!(scaler.data_max().unwrap(), [7.0]);
     /// ```
     pub fn data_max(&self) -> Result<&[f64]> {
-        fitted(&self.data_max, &self.columns, false, self.name())
+        fitted(&self.data_max, &self.columns, self.all_numeric, self.name())
     }
 }
 
 impl Transformer for MinMaxScaler {
     fn fit(&mut self, train: &TrainFrame) -> Result<()> {
+        resolve_all_numeric(&mut self.columns, self.all_numeric, train, "MinMaxScaler")?;
         let (mut scale, mut offset, mut lo, mut hi) = (vec![], vec![], vec![], vec![]);
         for name in &self.columns {
             let values = present_values(train, name, "MinMaxScaler")?;
@@ -111,17 +134,13 @@ impl Transformer for MinMaxScaler {
         Ok(())
     }
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.scale.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.scale, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             x * self.scale[i] + self.offset[i]
         })
     }
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.scale.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.scale, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             (x - self.offset[i]) / self.scale[i]
         })

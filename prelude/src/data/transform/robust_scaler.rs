@@ -1,7 +1,7 @@
 //! Robust scaling: median and interquartile range.
 
 use super::params_table::{fitted_title, fmt, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, resolve_all_numeric, Transformer};
 use crate::data::columns::{map_columns, owned};
 use crate::data::split::TrainFrame;
 use crate::data::stats::{nonzero_scale, present_values, quantile_sorted, sorted};
@@ -29,6 +29,9 @@ pub struct RobustScaler {
     center: Vec<f64>,
     #[serde(with = "crate::data::exact")]
     scale: Vec<f64>,
+    /// Built by `all()`: `fit` takes every numeric column.
+    #[serde(default)]
+    all_numeric: bool,
 }
 
 impl RobustScaler {
@@ -43,6 +46,24 @@ impl RobustScaler {
             quantile_range: (0.25, 0.75),
             center: vec![],
             scale: vec![],
+            all_numeric: false,
+        }
+    }
+
+    /// A scaler for every numeric column of the rows it is fitted on, as scikit-learn's
+    /// `RobustScaler()` scales a whole matrix.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("a" => [1.0, 2.0, 3.0, 4.0, 100.0]).unwrap());
+    /// let mut scaler = RobustScaler::all();
+    /// scaler.fit(&train).unwrap();
+    /// assert_eq!((scaler.center().unwrap(), scaler.scale().unwrap()), (&[3.0][..], &[2.0][..]));
+    /// ```
+    pub fn all() -> RobustScaler {
+        RobustScaler {
+            all_numeric: true,
+            ..RobustScaler::new(&[] as &[&str])
         }
     }
 
@@ -56,7 +77,7 @@ impl RobustScaler {
     /// assert_eq!(scaler.center().unwrap(), [2.0]);
     /// ```
     pub fn center(&self) -> Result<&[f64]> {
-        fitted(&self.center, &self.columns, false, self.name())
+        fitted(&self.center, &self.columns, self.all_numeric, self.name())
     }
 
     /// Each column's quantile range, 1 where it is zero (scikit-learn's `scale_`); an error
@@ -69,12 +90,13 @@ impl RobustScaler {
     /// assert_eq!(scaler.scale().unwrap(), [2.0]);
     /// ```
     pub fn scale(&self) -> Result<&[f64]> {
-        fitted(&self.scale, &self.columns, false, self.name())
+        fitted(&self.scale, &self.columns, self.all_numeric, self.name())
     }
 }
 
 impl Transformer for RobustScaler {
     fn fit(&mut self, train: &TrainFrame) -> Result<()> {
+        resolve_all_numeric(&mut self.columns, self.all_numeric, train, "RobustScaler")?;
         let (q_lo, q_hi) = self.quantile_range;
         if !(0.0..=1.0).contains(&q_lo) || !(0.0..=1.0).contains(&q_hi) || q_lo >= q_hi {
             bail!(
@@ -93,17 +115,13 @@ impl Transformer for RobustScaler {
         Ok(())
     }
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.center.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.center, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             (x - self.center[i]) / self.scale[i]
         })
     }
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.center.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.center, &self.columns, self.all_numeric, self.name())?;
         map_columns(frame, &self.columns, |i, x| {
             x * self.scale[i] + self.center[i]
         })
