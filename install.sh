@@ -126,8 +126,10 @@ say "building trainbook (release; the first build takes several minutes)"
 # (-p trainbook-kernel resolved evcxr's dependencies differently and rebuilt them: 11 min).
 cargo build --release --locked --workspace --bin trainbook
 BIN="$CARGO_TARGET_DIR/release/trainbook"
-mkdir -p "$HOME/.local/bin"
-ln -sf "$BIN" "$HOME/.local/bin/trainbook"
+# `trainbook` on PATH (next to cargo, and in ~/.local/bin); the name a new shell will find,
+# and, when that is the full path, a note said again at the end.
+PATH_NOTE="$(mktemp)"
+TRAINBOOK_CMD="$(kernel/scripts/on_path.sh "$BIN" 2>"$PATH_NOTE")"
 
 say "installing the kernelspec"
 "$BIN" install --user
@@ -148,10 +150,14 @@ OUT="$(mktemp -d)/00_tour.ipynb"
 "$BIN" run notebooks/00_tour.ipynb -o "$OUT"
 
 say "done"
+# Every command below works as printed in a new shell, from any folder.
 echo "Trainbook is installed. Start JupyterLab and pick \"Rust (Trainbook)\":"
 if [ -n "$JUPYTER" ]; then
-    echo "    $JUPYTER lab notebooks/"
+    printf '    %q lab %q\n' "$JUPYTER" "$PWD/notebooks"
 else
-    echo "    jupyter lab notebooks/      (install JupyterLab first, or rerun without --no-jupyter)"
+    printf '    jupyter lab %q      (install JupyterLab first, or rerun without --no-jupyter)\n' \
+        "$PWD/notebooks"
 fi
-echo "Run a notebook headless:  trainbook run notebooks/00_tour.ipynb"
+printf 'Run a notebook headless:  %q run %q\n' "$TRAINBOOK_CMD" "$PWD/notebooks/00_tour.ipynb"
+cat "$PATH_NOTE"
+rm -f "$PATH_NOTE"

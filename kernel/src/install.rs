@@ -141,3 +141,55 @@ fn is_our_kernelspec(dir: &Path) -> bool {
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v["display_name"] == "Rust (Trainbook)")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::Command;
+
+    fn executable(path: &Path) {
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// install.sh's `kernel/scripts/on_path.sh`: links `trainbook` next to a rustup-style
+    /// cargo and in ~/.local/bin, and names the command a new login shell finds: the bare name
+    /// once the profile puts the folder on PATH, the full path (with a note) before.
+    #[test]
+    fn on_path_links_trainbook_and_names_what_a_new_shell_finds() {
+        let home = std::env::temp_dir().join(format!("tb-on-path-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let cargo_bin = home.join(".cargo/bin");
+        std::fs::create_dir_all(&cargo_bin).unwrap();
+        executable(&cargo_bin.join("cargo"));
+        let binary = home.join("built-trainbook");
+        executable(&binary);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/on_path.sh");
+        let run = || {
+            let out = Command::new(&script)
+                .arg(&binary)
+                .env("HOME", &home)
+                .env("PATH", format!("{}:/usr/bin:/bin", cargo_bin.display()))
+                .env("SHELL", "/bin/bash")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            (
+                String::from_utf8(out.stdout).unwrap().trim().to_string(),
+                String::from_utf8(out.stderr).unwrap(),
+            )
+        };
+        let (command, note) = run();
+        let link = cargo_bin.join("trainbook");
+        assert_eq!(command, link.display().to_string());
+        assert!(note.contains("export PATH="), "{note}");
+        for link in [link, home.join(".local/bin/trainbook")] {
+            assert_eq!(std::fs::read_link(&link).unwrap(), binary);
+        }
+        std::fs::write(home.join(".profile"), "PATH=\"$HOME/.cargo/bin:$PATH\"\n").unwrap();
+        let (command, note) = run();
+        assert_eq!((command.as_str(), note.as_str()), ("trainbook", ""));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+}

@@ -58,8 +58,18 @@ pub(crate) fn f64_values(frame: &DataFrame, name: &str) -> Result<Vec<f64>> {
     Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
-/// Class labels 0..k from an integer-valued column.
-pub(crate) fn class_labels(frame: &DataFrame, name: &str) -> Result<Vec<usize>> {
+/// A class-label column (whole numbers 0..k) as `Vec<usize>`, what metrics and classical
+/// models take; any other value is an error that names its row.
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let iris = load_iris();
+/// let y = class_labels(&iris.frame, "target").unwrap();
+/// assert_eq!((y.len(), y[0], y[149]), (150, 0, 2));
+/// let bad = df!("target" => [0.0, 1.5]).unwrap();
+/// assert!(class_labels(&bad, "target").unwrap_err().to_string().contains("row 1"));
+/// ```
+pub fn class_labels(frame: &DataFrame, name: &str) -> Result<Vec<usize>> {
     let values = f64_values(frame, name)?;
     values
         .iter()

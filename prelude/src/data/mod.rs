@@ -19,8 +19,8 @@ pub use clean::{
     cast_columns, drop_duplicates, drop_nulls, drop_nulls_in, duplicate_count, fill_nulls,
     outlier_mask, remove_outliers, Fill, OutlierRule,
 };
+pub use columns::{class_labels, numeric_columns, string_columns, text_values};
 pub(crate) use columns::{f64_values as column_values, owned as owned_names};
-pub use columns::{numeric_columns, string_columns, text_values};
 pub use datasets::{
     load_breast_cancer, load_diabetes, load_digits, load_digits_images, load_iris, load_wine,
     Dataset, TargetKind,
