@@ -58,8 +58,8 @@ pub mod prelude {
     pub use crate::runtime::{in_kernel, input, interrupted, password};
     pub use crate::train::{
         evaluate, lr_finder, Checkpoints, EarlyStopping, EpochRecord, Evaluation, FitReport,
-        History, Loss, LrFinder, Monitor, NeuralClassifier, Optimizer, OptimizerState,
-        PlateauState, Progress, Schedule, StopReason, Trainer,
+        History, Loss, LrFinder, Monitor, NeuralClassifier, NeuralRegressor, Optimizer,
+        OptimizerState, PlateauState, Progress, Schedule, StopReason, Trainer,
     };
     pub use crate::tune::{
         Direction, MedianPruner, ParallelCoordinates, ParamChart, Params, Sampler, Space, Study,

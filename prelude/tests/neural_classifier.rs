@@ -1,6 +1,6 @@
-//! Any network behind `Classifier`: a fresh network per fit (so folds do not leak into each
-//! other and refits repeat), rows shaped as the network's samples, and clear errors when the
-//! data does not fit the network.
+//! Any network behind `Classifier` and `Regressor`: a fresh network per fit (so folds do not
+//! leak into each other and refits repeat), rows shaped as the network's samples, and clear
+//! errors when the data does not fit the network.
 
 use trainbook::prelude::*;
 
@@ -86,5 +86,45 @@ fn data_that_does_not_fit_the_network_is_refused_with_the_fix() {
     // Not fitted yet.
     let fresh = NeuralClassifier::cnn(small_cnn(10));
     let unfitted = format!("{:#}", fresh.predict(&x).unwrap_err());
-    assert!(unfitted.contains("call fit first"), "{unfitted}");
+    assert!(unfitted.contains("not fitted yet; call fit("), "{unfitted}");
+}
+
+/// The same networks behind `Regressor`: an LSTM built with a regression head learns the
+/// mean of a sequence, refits repeat, and a classifier head or a NaN target is refused.
+#[test]
+fn a_network_learns_values_behind_regressor() {
+    let mut rng = trainbook::random::Rng::new(0);
+    let (steps, n) = (5, 300);
+    let values: Vec<f64> = (0..n * steps).map(|_| rng.uniform()).collect();
+    let x = Matrix::new(n, steps, values).unwrap();
+    let y: Vec<f64> = (0..n)
+        .map(|i| x.row(i).iter().sum::<f64>() / steps as f64)
+        .collect();
+    let model = NeuralRegressor::rnn(
+        RnnConfig::regressor(steps, 1, 16, 1)
+            .seed(0)
+            .device(&Device::Cpu),
+    )
+    .trainer(Trainer::new().epochs(30).optimizer(Optimizer::adam(1e-2)));
+    let r2 = cross_val_score(&model, &x, &y, 3, "r2").unwrap();
+    assert!(r2.iter().all(|&s| s > 0.8), "{r2:?}");
+    let (mut a, mut b) = (model.unfitted(), model.unfitted());
+    a.fit(&x, &y).unwrap();
+    b.fit(&x, &y).unwrap();
+    assert_eq!(a.predict(&x).unwrap(), b.predict(&x).unwrap());
+
+    let mut wrong_head = NeuralRegressor::rnn(
+        RnnConfig::classifier(steps, 1, 16, 2)
+            .seed(0)
+            .device(&Device::Cpu),
+    );
+    let error = Regressor::fit(&mut wrong_head, &x, &y).unwrap_err();
+    assert!(
+        format!("{error:#}").contains("regression head"),
+        "{error:#}"
+    );
+    let mut nan = y.clone();
+    nan[3] = f64::NAN;
+    let error = Regressor::fit(&mut NeuralRegressor::mlp(&[4]), &x, &nan).unwrap_err();
+    assert!(error.to_string().contains("non-finite"), "{error}");
 }

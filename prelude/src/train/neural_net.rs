@@ -1,14 +1,18 @@
-//! Neural networks behind the [`Classifier`] interface, so that cross-validation, learning
-//! curves, scoring and tuning treat an MLP, a CNN, an LSTM or a text classifier like a random
-//! forest, on the same folds.
+//! Neural networks behind the [`Classifier`] and [`Regressor`] interfaces, so that
+//! cross-validation, learning curves, scoring and tuning treat an MLP, a CNN, an LSTM or a text
+//! classifier like a random forest, on the same folds. One type, [`NeuralNet`], with a name
+//! for each kind of target: [`NeuralClassifier`] (class labels) and [`NeuralRegressor`]
+//! (real values), as scikit-learn's `MLPClassifier` and `MLPRegressor`.
 
 use super::{Progress, Trainer};
 use crate::data::DataLoader;
-use crate::models::{Classifier, Matrix};
+use crate::models::{Classifier, Matrix, Regressor};
+use crate::nn::OutputHead;
 use crate::nn::{Cnn, CnnConfig, Mlp, MlpConfig, Network, Rnn, RnnConfig};
 use crate::nn::{TextClassifier, TextClassifierConfig};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// Builds a fresh, untrained network on a device.
@@ -27,9 +31,10 @@ enum Architecture {
     },
 }
 
-/// A neural network classifier with scikit-learn's shape: every `fit` builds a fresh network
-/// (same seed, same starting weights) and trains it with the trainer (quietly); `predict_proba`
-/// is the softmax. Each row of the [`Matrix`] is one sample, flattened: 64 columns for an 8x8
+/// A neural network with scikit-learn's shape, by its targets: [`NeuralClassifier`] (class
+/// labels) or [`NeuralRegressor`] (values). Every `fit` builds a fresh network (same seed, same
+/// starting weights) and trains it with the trainer (quietly); a classifier's
+/// `predict_proba` is the softmax. Each row of the [`Matrix`] is one sample, flattened: 64 columns for an 8x8
 /// grey image (a CNN reads them as `[1, 8, 8]`), `steps x features` for a sequence, token ids
 /// for text. Scale the features first (`Standardized`, or a scaler in a
 /// [`crate::data::Pipeline`]).
@@ -44,24 +49,83 @@ enum Architecture {
 /// let scores = cross_val_score(&model, &x, &y, 3, "accuracy").unwrap();
 /// assert!(scores.iter().all(|&s| s > 0.9), "{scores:?}");
 /// ```
-pub struct NeuralClassifier {
+pub struct NeuralNet<Target> {
     architecture: Architecture,
     trainer: Trainer,
     batch_size: usize,
     /// The order batches are drawn in.
     shuffle_seed: u64,
     model: Option<Box<dyn Network>>,
+    /// What it learns: `usize` class labels or `f64` values.
+    target: PhantomData<Target>,
 }
 
-impl NeuralClassifier {
-    fn with(architecture: Architecture, shuffle_seed: u64) -> NeuralClassifier {
-        NeuralClassifier {
+/// A neural network that learns class labels: a [`Classifier`].
+pub type NeuralClassifier = NeuralNet<usize>;
+
+/// A neural network that learns real values: a [`Regressor`]. Built like a
+/// [`NeuralClassifier`]; an MLP gets one linear output, a network built by hand needs a
+/// regression head (`MlpConfig::regressor`, `RnnConfig::regressor`).
+///
+/// ```
+/// use trainbook::prelude::*;
+/// let data = load_diabetes();
+/// let (x, y) = (Matrix::features(&data).unwrap(), data.y_values().unwrap());
+/// let y: Vec<f64> = y.iter().map(|v| v / 100.0).collect(); // targets near 1, as networks like
+/// let model = Standardized::new(
+///     NeuralRegressor::mlp(&[32])
+///         .trainer(Trainer::new().epochs(60).optimizer(Optimizer::adam(0.01)))
+///         .device(&Device::Cpu),
+/// );
+/// let r2 = cross_val_score(&model, &x, &y, 3, "r2").unwrap();
+/// assert!(r2.iter().all(|&s| s > 0.3), "{r2:?}");
+/// ```
+pub type NeuralRegressor = NeuralNet<f64>;
+
+impl<Target> NeuralNet<Target> {
+    fn with(architecture: Architecture, shuffle_seed: u64) -> NeuralNet<Target> {
+        NeuralNet {
             architecture,
             trainer: Trainer::new().progress(Progress::Quiet),
             batch_size: 32,
             shuffle_seed,
             model: None,
+            target: PhantomData,
         }
+    }
+
+    /// The same settings, nothing learned.
+    fn unfitted_copy(&self) -> NeuralNet<Target> {
+        NeuralNet {
+            architecture: self.architecture.clone(),
+            trainer: self.trainer.clone(),
+            batch_size: self.batch_size,
+            shuffle_seed: self.shuffle_seed,
+            model: None,
+            target: PhantomData,
+        }
+    }
+
+    /// The model and its training, for reports.
+    fn describe(&self) -> String {
+        let training = format!("{} epochs, {}", self.trainer.epochs, self.trainer.optimizer);
+        match &self.architecture {
+            Architecture::Mlp(config) => {
+                let hidden: Vec<String> = config.hidden.iter().map(|h| h.to_string()).collect();
+                format!("MLP({}; {training})", hidden.join("-"))
+            }
+            Architecture::Fixed { name, .. } => format!("{name}({training})"),
+        }
+    }
+
+    /// Trains a fresh network with `head` on `x` and `targets` (one per row).
+    fn train(&mut self, x: &Matrix, head: OutputHead, targets: Tensor) -> Result<()> {
+        let model = self.build(x, head)?;
+        let loader = DataLoader::new(self.tensor(model.as_ref(), x)?, targets, self.batch_size)?
+            .shuffle(self.shuffle_seed);
+        self.trainer.fit(model.as_ref(), &loader, None)?;
+        self.model = Some(model);
+        Ok(())
     }
 
     /// A network built as configured at each fit, by `build`.
@@ -70,9 +134,9 @@ impl NeuralClassifier {
         device: Device,
         shuffle_seed: u64,
         build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
-    ) -> NeuralClassifier {
+    ) -> NeuralNet<Target> {
         let build: Arc<Build> = Arc::new(build);
-        NeuralClassifier::with(
+        NeuralNet::with(
             Architecture::Fixed {
                 name: name.to_owned(),
                 device,
@@ -84,8 +148,8 @@ impl NeuralClassifier {
 
     /// An MLP with these hidden layers (ReLU), trained for 10 epochs of Adam(1e-3) with
     /// batches of 32. Its inputs and classes are set by the data at each `fit`.
-    pub fn mlp(hidden: &[usize]) -> NeuralClassifier {
-        NeuralClassifier::with(Architecture::Mlp(MlpConfig::classifier(1, hidden, 2)), 0)
+    pub fn mlp(hidden: &[usize]) -> NeuralNet<Target> {
+        NeuralNet::with(Architecture::Mlp(MlpConfig::classifier(1, hidden, 2)), 0)
     }
 
     /// A CNN built from `config` at each `fit`; each row holds one image's
@@ -101,9 +165,9 @@ impl NeuralClassifier {
     /// let scores = cross_val_score(&cnn, &x, &y, 3, "f1_macro").unwrap();
     /// assert!(scores.iter().all(|&s| s > 0.8), "{scores:?}");
     /// ```
-    pub fn cnn(config: CnnConfig) -> NeuralClassifier {
+    pub fn cnn(config: CnnConfig) -> NeuralNet<Target> {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::fixed("CNN", device, seed, move |device: &Device| {
+        NeuralNet::fixed("CNN", device, seed, move |device: &Device| {
             Ok(Box::new(Cnn::new(config.clone().device(device))?))
         })
     }
@@ -127,18 +191,18 @@ impl NeuralClassifier {
     /// let scores = cross_val_score(&lstm, &x, &labels, 3, "balanced_accuracy").unwrap();
     /// assert!(scores.iter().all(|&s| s > 0.85), "{scores:?}");
     /// ```
-    pub fn rnn(config: RnnConfig) -> NeuralClassifier {
+    pub fn rnn(config: RnnConfig) -> NeuralNet<Target> {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::fixed("RNN", device, seed, move |device: &Device| {
+        NeuralNet::fixed("RNN", device, seed, move |device: &Device| {
             Ok(Box::new(Rnn::new(config.clone().device(device))?))
         })
     }
 
     /// A text classifier built from `config` at each `fit`; each row holds one text's token
     /// ids (`Tokenizer::encode`), as whole numbers.
-    pub fn text(config: TextClassifierConfig) -> NeuralClassifier {
+    pub fn text(config: TextClassifierConfig) -> NeuralNet<Target> {
         let (device, seed) = (config.device.clone(), config.seed);
-        NeuralClassifier::fixed("text classifier", device, seed, move |device: &Device| {
+        NeuralNet::fixed("text classifier", device, seed, move |device: &Device| {
             Ok(Box::new(TextClassifier::new(
                 config.clone().device(device),
             )?))
@@ -162,13 +226,13 @@ impl NeuralClassifier {
     pub fn network(
         name: &str,
         build: impl Fn(&Device) -> Result<Box<dyn Network>> + Send + Sync + 'static,
-    ) -> NeuralClassifier {
-        NeuralClassifier::fixed(name, crate::nn::default_device(), 0, build)
+    ) -> NeuralNet<Target> {
+        NeuralNet::fixed(name, crate::nn::default_device(), 0, build)
     }
 
-    /// The MLP's settings (activation, dropout, batch norm, seed); its input width and classes
-    /// are set by `fit`. Makes this an MLP classifier whatever it was.
-    pub fn config(mut self, config: MlpConfig) -> NeuralClassifier {
+    /// The MLP's settings (activation, dropout, batch norm, seed); its input width and outputs
+    /// are set by `fit`. Makes this an MLP whatever it was.
+    pub fn config(mut self, config: MlpConfig) -> NeuralNet<Target> {
         self.shuffle_seed = config.seed;
         self.architecture = Architecture::Mlp(config);
         self
@@ -176,19 +240,19 @@ impl NeuralClassifier {
 
     /// How each fit trains (epochs, optimizer, schedule, penalties; early stopping needs
     /// validation data and is not available here).
-    pub fn trainer(mut self, trainer: Trainer) -> NeuralClassifier {
+    pub fn trainer(mut self, trainer: Trainer) -> NeuralNet<Target> {
         self.trainer = trainer.progress(Progress::Quiet);
         self
     }
 
     /// Rows per batch.
-    pub fn batch_size(mut self, batch_size: usize) -> NeuralClassifier {
+    pub fn batch_size(mut self, batch_size: usize) -> NeuralNet<Target> {
         self.batch_size = batch_size;
         self
     }
 
     /// The device to train on.
-    pub fn device(mut self, device: &Device) -> NeuralClassifier {
+    pub fn device(mut self, device: &Device) -> NeuralNet<Target> {
         match &mut self.architecture {
             Architecture::Mlp(config) => *config = config.clone().device(device),
             Architecture::Fixed { device: d, .. } => *d = device.clone(),
@@ -243,16 +307,16 @@ impl NeuralClassifier {
     fn fitted(&self) -> Result<&dyn Network> {
         self.model
             .as_deref()
-            .context("this NeuralClassifier is not fitted yet; call fit first")
+            .context("the network is not fitted yet; call fit(&x, &y) first")
     }
 
-    /// A fresh network for `classes` classes of `x`.
-    fn build(&self, x: &Matrix, classes: usize) -> Result<Box<dyn Network>> {
+    /// A fresh network for `x` with `head` (`Classes(k)` for k classes, `Regression(1)`).
+    fn build(&self, x: &Matrix, head: OutputHead) -> Result<Box<dyn Network>> {
         match &self.architecture {
             Architecture::Mlp(config) => {
                 let mut config = config.clone();
                 config.inputs = x.cols();
-                config.head = crate::nn::OutputHead::Classes(classes);
+                config.head = head;
                 Ok(Box::new(Mlp::new(config)?))
             }
             Architecture::Fixed {
@@ -261,10 +325,22 @@ impl NeuralClassifier {
                 build,
             } => {
                 let network = build(device)?;
+                let classes = match head {
+                    OutputHead::Classes(k) => k,
+                    _ => {
+                        if network.head().is_classifier() {
+                            bail!(
+                                "the {name} is built as a classifier; for values build it with a \
+                                 regression head (MlpConfig::regressor, RnnConfig::regressor)"
+                            );
+                        }
+                        return Ok(network);
+                    }
+                };
                 let predicts = match network.head() {
-                    crate::nn::OutputHead::Classes(k) => k,
-                    crate::nn::OutputHead::Binary => 2,
-                    crate::nn::OutputHead::Regression(_) => {
+                    OutputHead::Classes(k) => k,
+                    OutputHead::Binary => 2,
+                    OutputHead::Regression(_) => {
                         bail!("the {name} is built as a regressor; build it with a classifier head")
                     }
                 };
@@ -287,17 +363,9 @@ impl Classifier for NeuralClassifier {
             bail!("{} samples but {} labels", x.rows(), y.len());
         }
         let classes = y.iter().max().map_or(0, |&m| m + 1).max(2);
-        let model = self.build(x, classes)?;
         let labels: Vec<u32> = y.iter().map(|&c| c as u32).collect();
-        let loader = DataLoader::new(
-            self.tensor(model.as_ref(), x)?,
-            Tensor::new(labels, self.training_device())?,
-            self.batch_size,
-        )?
-        .shuffle(self.shuffle_seed);
-        self.trainer.fit(model.as_ref(), &loader, None)?;
-        self.model = Some(model);
-        Ok(())
+        let targets = Tensor::new(labels, self.training_device())?;
+        self.train(x, OutputHead::Classes(classes), targets)
     }
 
     fn predict(&self, x: &Matrix) -> Result<Vec<usize>> {
@@ -315,23 +383,37 @@ impl Classifier for NeuralClassifier {
     }
 
     fn unfitted(&self) -> Box<dyn Classifier> {
-        Box::new(NeuralClassifier {
-            architecture: self.architecture.clone(),
-            trainer: self.trainer.clone(),
-            batch_size: self.batch_size,
-            shuffle_seed: self.shuffle_seed,
-            model: None,
-        })
+        Box::new(self.unfitted_copy())
     }
 
     fn name(&self) -> String {
-        let training = format!("{} epochs, {}", self.trainer.epochs, self.trainer.optimizer);
-        match &self.architecture {
-            Architecture::Mlp(config) => {
-                let hidden: Vec<String> = config.hidden.iter().map(|h| h.to_string()).collect();
-                format!("MLP({}; {training})", hidden.join("-"))
-            }
-            Architecture::Fixed { name, .. } => format!("{name}({training})"),
+        self.describe()
+    }
+}
+
+impl Regressor for NeuralRegressor {
+    fn fit(&mut self, x: &Matrix, y: &[f64]) -> Result<()> {
+        if x.rows() != y.len() {
+            bail!("{} samples but {} targets", x.rows(), y.len());
         }
+        if let Some(v) = y.iter().find(|v| !v.is_finite()) {
+            bail!("the network got a non-finite target ({v}); drop those rows first");
+        }
+        let values: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        let targets = Tensor::new(values, self.training_device())?;
+        self.train(x, OutputHead::Regression(1), targets)
+    }
+
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>> {
+        let network = self.fitted()?;
+        network.predict_values(&self.tensor(network, x)?)
+    }
+
+    fn unfitted(&self) -> Box<dyn Regressor> {
+        Box::new(self.unfitted_copy())
+    }
+
+    fn name(&self) -> String {
+        self.describe()
     }
 }
