@@ -1,7 +1,7 @@
 //! Training candle models: optimizers, schedules, losses, the loop with its history, early
-//! stopping and checkpoints, and networks trained behind the models' `Classifier` and `Regressor`
-//! interfaces (`NeuralClassifier`, `NeuralRegressor`). Training stands above `nn` (the networks) and `models`; neither
-//! imports it.
+//! stopping and checkpoints, and networks trained behind the models' `Classifier` and
+//! `Regressor` interfaces (`NeuralClassifier`, `NeuralRegressor`). Training stands above `nn`
+//! (the networks) and `models`; neither imports it.
 
 mod callbacks;
 mod history;
