@@ -154,9 +154,7 @@ fn a_scorer_from_a_function_scores_as_the_named_one() {
     let by_hand = Scoring::labels("my_accuracy", |t: &[usize], p: &[usize]| {
         Ok(t.iter().zip(p).filter(|(a, b)| a == b).count() as f64 / t.len() as f64)
     });
-    let folds = StratifiedKFold::new(5)
-        .split_rows(&y.iter().map(|c| c.to_string()).collect::<Vec<_>>())
-        .unwrap();
+    let folds = StratifiedKFold::new(5).split_rows(&y).unwrap();
     let mine = cross_validate(&model, &x, &y, &folds, &by_hand).unwrap();
     let named = cross_validate(&model, &x, &y, &folds, "accuracy").unwrap();
     assert_eq!(mine.metric, "my_accuracy");

@@ -7,7 +7,7 @@
 //! ([`TrainFrame::assume_training`]), and [`Pipeline::fit_fold`](super::Pipeline::fit_fold)
 //! refits every step inside each cross-validation fold.
 
-use super::columns::{owned, string_options, take_rows};
+use super::columns::{string_options, take_rows};
 use crate::display::{MimeBundle, Render};
 use crate::random::Rng;
 use anyhow::{bail, Result};
@@ -519,15 +519,18 @@ impl StratifiedKFold {
         self
     }
 
-    /// (train rows, test rows) of each fold for these labels.
+    /// (train rows, test rows) of each fold for these labels: class indices, names, anything
+    /// that prints (equal labels print the same).
     ///
     /// ```
-    /// let labels: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| s.to_string()).collect();
-    /// let folds = trainbook::prelude::StratifiedKFold::new(2).split_rows(&labels).unwrap();
+    /// use trainbook::prelude::*;
+    /// let folds = StratifiedKFold::new(2).split_rows(&["a", "a", "b", "b"]).unwrap();
     /// assert_eq!(folds[0].1, vec![0, 2]);
+    /// let y = load_iris().y_classes().unwrap();
+    /// assert_eq!(StratifiedKFold::new(5).split_rows(&y).unwrap()[0].1.len(), 30);
     /// ```
-    pub fn split_rows(&self, labels: &[impl AsRef<str>]) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
-        let labels = owned(labels);
+    pub fn split_rows(&self, labels: &[impl ToString]) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+        let labels: Vec<String> = labels.iter().map(ToString::to_string).collect();
         let n = labels.len();
         check_splits(self.n_splits, n)?;
         // Classes numbered by first appearance, as scikit-learn encodes them.

@@ -29,7 +29,7 @@ impl CvResult {
     /// use trainbook::prelude::*;
     /// let iris = load_iris();
     /// let (x, y) = (Matrix::features(&iris).unwrap(), iris.y_classes().unwrap());
-    /// let folds = StratifiedKFold::new(5).split_rows(&y.iter().map(|c| c.to_string()).collect::<Vec<_>>()).unwrap();
+    /// let folds = StratifiedKFold::new(5).split_rows(&y).unwrap();
     /// let result = cross_validate(&DecisionTreeClassifier::new(), &x, &y, &folds, "accuracy").unwrap();
     /// assert!(result.mean() > 0.9 && result.std() < 0.1);
     /// ```
@@ -153,7 +153,7 @@ pub(crate) fn scorer_for<Y: TargetValue>(scoring: impl IntoScoring) -> Result<Sc
 /// use trainbook::prelude::*;
 /// let wine = load_wine();
 /// let (x, y) = (Matrix::features(&wine).unwrap(), wine.y_classes().unwrap());
-/// let folds = StratifiedKFold::new(5).split_rows(&y.iter().map(|c| c.to_string()).collect::<Vec<_>>()).unwrap();
+/// let folds = StratifiedKFold::new(5).split_rows(&y).unwrap();
 /// let model = Standardized::new(LogisticRegression::new());
 /// let result = cross_validate(&model, &x, &y, &folds, "f1_macro").unwrap();
 /// assert_eq!(result.metric, "f1_macro");

@@ -55,8 +55,7 @@ impl TargetValue for usize {
     const CLASSES: bool = true;
 
     fn default_folds(y: &[usize], n_splits: usize) -> Result<Folds> {
-        let labels: Vec<String> = y.iter().map(|c| c.to_string()).collect();
-        StratifiedKFold::new(n_splits).split_rows(&labels)
+        StratifiedKFold::new(n_splits).split_rows(y)
     }
 
     fn fit(model: &mut (dyn Classifier + 'static), x: &Matrix, y: &[usize]) -> Result<()> {
