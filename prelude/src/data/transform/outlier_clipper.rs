@@ -1,7 +1,6 @@
 //! Clipping values to outlier bounds learned from the training rows.
 
-use super::not_fitted;
-use super::Transformer;
+use super::{fitted, resolve_all_numeric, Transformer};
 use crate::data::clean::{bounds_of, OutlierRule};
 use crate::data::columns::{f64_options, owned, require, set_column};
 use crate::data::split::TrainFrame;
@@ -26,6 +25,9 @@ pub struct OutlierClipper {
     /// Fitted (low, high) per column.
     #[serde(with = "crate::data::exact")]
     bounds: Vec<(f64, f64)>,
+    /// Built by `all()`: `fit` takes every numeric column.
+    #[serde(default)]
+    all_numeric: bool,
 }
 
 impl OutlierClipper {
@@ -40,6 +42,24 @@ impl OutlierClipper {
             columns: owned(columns),
             rule,
             bounds: vec![],
+            all_numeric: false,
+        }
+    }
+
+    /// A clipper for every numeric column of the rows it is fitted on.
+    ///
+    /// ```
+    /// use trainbook::prelude::*;
+    /// let train = TrainFrame::assume_training(df!("a" => [1.0, 2.0, 3.0, 2.0, 100.0], "b" => [0.0, 1.0, 1.0, 1.0, 2.0]).unwrap());
+    /// let mut clipper = OutlierClipper::all(OutlierRule::Iqr(1.5));
+    /// assert!(clipper.bounds().is_err());
+    /// clipper.fit(&train).unwrap();
+    /// assert_eq!(clipper.bounds().unwrap(), [(0.5, 4.5), (1.0, 1.0)]);
+    /// ```
+    pub fn all(rule: OutlierRule) -> OutlierClipper {
+        OutlierClipper {
+            all_numeric: true,
+            ..OutlierClipper::new(&[] as &[&str], rule)
         }
     }
 
@@ -52,22 +72,18 @@ impl OutlierClipper {
     /// assert_eq!(clipper.bounds().unwrap(), [(0.5, 4.5)]);
     /// ```
     pub fn bounds(&self) -> Result<&[(f64, f64)]> {
-        if self.bounds.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
-        Ok(&self.bounds)
+        fitted(&self.bounds, &self.columns, self.all_numeric, self.name())
     }
 }
 
 impl Transformer for OutlierClipper {
     fn fit(&mut self, train: &TrainFrame) -> Result<()> {
+        resolve_all_numeric(&mut self.columns, self.all_numeric, train, "OutlierClipper")?;
         self.bounds = bounds_of(train, &self.columns, self.rule)?;
         Ok(())
     }
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.bounds.len() != self.columns.len() {
-            return Err(not_fitted("OutlierClipper"));
-        }
+        fitted(&self.bounds, &self.columns, self.all_numeric, self.name())?;
         require(frame, &self.columns)?;
         let mut out = frame.clone();
         for (name, &(lo, hi)) in self.columns.iter().zip(&self.bounds) {
