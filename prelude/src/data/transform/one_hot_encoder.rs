@@ -2,7 +2,7 @@
 
 use super::categories::{category_codes, fit_categories, HandleUnknown};
 use super::params_table::{fitted_title, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, Transformer};
 use crate::data::columns::{f64_values, owned, require};
 use crate::data::split::TrainFrame;
 use crate::display::{MimeBundle, Render};
@@ -100,9 +100,7 @@ impl Transformer for OneHotEncoder {
     }
 
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.categories.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.categories, &self.columns, false, self.name())?;
         require(frame, &self.columns)?;
         let mut encoded: HashMap<&str, Vec<Column>> = HashMap::default();
         for (i, name) in self.columns.iter().enumerate() {
@@ -143,9 +141,7 @@ impl Transformer for OneHotEncoder {
     }
 
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.categories.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.categories, &self.columns, false, self.name())?;
         let mut out = frame.clone();
         for (i, name) in self.columns.iter().enumerate() {
             let names = self.output_names(i);

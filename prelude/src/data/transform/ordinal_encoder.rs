@@ -2,7 +2,7 @@
 
 use super::categories::{category_codes, fit_categories, HandleUnknown};
 use super::params_table::{fitted_title, params_bundle};
-use super::{fitted, not_fitted, Transformer};
+use super::{fitted, Transformer};
 use crate::data::columns::{f64_options, owned, require, set_column};
 use crate::data::split::TrainFrame;
 use crate::display::{MimeBundle, Render};
@@ -81,9 +81,7 @@ impl Transformer for OrdinalEncoder {
     }
 
     fn transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.categories.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.categories, &self.columns, false, self.name())?;
         require(frame, &self.columns)?;
         let mut out = frame.clone();
         for (i, name) in self.columns.iter().enumerate() {
@@ -112,9 +110,7 @@ impl Transformer for OrdinalEncoder {
     }
 
     fn inverse_transform(&self, frame: &DataFrame) -> Result<DataFrame> {
-        if self.categories.len() != self.columns.len() {
-            return Err(not_fitted(self.name()));
-        }
+        fitted(&self.categories, &self.columns, false, self.name())?;
         let mut out = frame.clone();
         for (i, name) in self.columns.iter().enumerate() {
             let values: StringChunked = f64_options(frame, name)?
